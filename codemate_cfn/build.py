@@ -1,0 +1,172 @@
+"""`build`: render, check and lint every template into build/, skipping all
+work when neither the sources, the parameter files nor the tool versions
+changed since the last good build."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Callable
+
+import codemate_cfn
+from codemate_cfn.errors import BuildError, InvalidInput
+from codemate_cfn.project import Project
+
+CACHE_FILE = "cache.json"
+MANIFEST_FILE = "manifest.json"
+VERSIONED_TOOLS = ("troposphere", "awacs", "cfn-lint")
+
+
+@dataclass
+class TemplateInfo:
+    name: str
+    file: str
+    sha256: str
+    bytes: int
+    resources: int
+    parameters: int
+    outputs: int
+
+
+@dataclass
+class BuildResult:
+    templates: list[TemplateInfo]
+    order: list[str]
+    cached: bool
+    seconds: float
+    findings: list = field(default_factory=list)
+
+    def info(self, name: str) -> TemplateInfo:
+        return next(t for t in self.templates if t.name == name)
+
+
+def _tool_versions() -> dict[str, str]:
+    versions = {"python": sys.version.split()[0], "codemate-cfn": codemate_cfn.__version__}
+    for tool in VERSIONED_TOOLS:
+        versions[tool] = metadata.version(tool)
+    return versions
+
+
+def fingerprint(project: Project) -> str:
+    """Hash of everything a build's output depends on."""
+    digest = hashlib.sha256()
+    compiler = Path(codemate_cfn.__file__).parent
+    files = [
+        *sorted(project.sources.rglob("*.py")),
+        *project.param_files(),
+        *sorted(compiler.rglob("*.py")),
+    ]
+    for path in files:
+        digest.update(str(path.relative_to(path.parent.parent)).encode())
+        digest.update(b"\0")
+        digest.update(path.read_bytes())
+        digest.update(b"\0")
+    digest.update(json.dumps(_tool_versions(), sort_keys=True).encode())
+    return digest.hexdigest()
+
+
+def _sha256(path: Path) -> str | None:
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except FileNotFoundError:
+        return None
+
+
+def _cached(project: Project, key: str) -> BuildResult | None:
+    cache = project.build_dir / CACHE_FILE
+    try:
+        data = json.loads(cache.read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        return None
+    if data.get("key") != key:
+        return None
+    manifest = data["manifest"]
+    templates = [TemplateInfo(**t) for t in manifest["templates"]]
+    for t in templates:
+        if _sha256(project.build_dir / t.file) != t.sha256:
+            return None
+    return BuildResult(templates, manifest["order"], cached=True, seconds=0.0)
+
+
+def build(project: Project, force: bool = False, progress: Callable[[str], None] = lambda _: None) -> BuildResult:
+    """Build every template; raises InvalidInput or BuildError on problems.
+
+    Lint findings that fail the build are returned in `findings` with the
+    templates written, so they can be read; the cache is only written for a
+    build with none.
+    """
+    started = time.perf_counter()
+    key = fingerprint(project)
+    if not force:
+        hit = _cached(project, key)
+        if hit is not None:
+            hit.seconds = time.perf_counter() - started
+            return hit
+
+    from codemate_cfn import limits, lint, paramfile, render, stateful
+    from codemate_cfn.discovery import load_catalogue
+
+    catalogue = load_catalogue(project.root)
+    param_files = project.param_files()
+    progress(f"checking {len(param_files)} parameter file(s) in {project.params_dir.name}/")
+    problems = paramfile.check_all(param_files, catalogue)
+    if problems:
+        raise InvalidInput(problems)
+
+    rendered = render.render(project)
+    progress(f"rendered {len(rendered.templates)} templates: {', '.join(rendered.templates)}")
+
+    out_dir = project.templates_dir
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for stale in out_dir.glob("*.json"):
+        if stale.stem not in rendered.templates:
+            stale.unlink()
+    infos, paths, problems = [], [], []
+    for name, template in rendered.templates.items():
+        text = render.to_json(template).encode()
+        path = out_dir / f"{name}.json"
+        if path.exists() and path.read_bytes() == text:
+            pass  # unchanged: keep the file's mtime
+        else:
+            path.write_bytes(text)
+        paths.append(path)
+        problems += limits.check_limits(path.name, len(text), template)
+        problems += stateful.missing_policies(path.name, template)
+        infos.append(
+            TemplateInfo(
+                name=name,
+                file=str(path.relative_to(project.build_dir)),
+                sha256=hashlib.sha256(text).hexdigest(),
+                bytes=len(text),
+                resources=len(template.get("Resources", {})),
+                parameters=len(template.get("Parameters", {})),
+                outputs=len(template.get("Outputs", {})),
+            )
+        )
+    if problems:
+        raise BuildError("\n".join(problems))
+
+    progress(f"linting {len(paths)} templates with cfn-lint {metadata.version('cfn-lint')} ({lint.REGION})")
+    findings = lint.lint_templates(paths)
+    manifest = {"order": rendered.order, "templates": [asdict(i) for i in infos]}
+    (project.build_dir / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2) + "\n")
+    result = BuildResult(infos, rendered.order, cached=False, seconds=0.0, findings=findings)
+    cache = project.build_dir / CACHE_FILE
+    if lint.failing(findings):
+        cache.unlink(missing_ok=True)
+    else:
+        cache.write_text(json.dumps({"key": key, "manifest": manifest}, indent=2) + "\n")
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def load_manifest(project: Project) -> dict:
+    try:
+        return json.loads((project.build_dir / MANIFEST_FILE).read_text())
+    except FileNotFoundError:
+        raise BuildError(f"{project.build_dir / MANIFEST_FILE} not found: run `python -m codemate_cfn build` first") from None

@@ -1,0 +1,58 @@
+"""Finds the layer modules and the parameter catalogue in templates_src/.
+
+A layer is any module there that defines `LAYER` (a codemate_cfn.layer.Layer);
+adding a layer is adding one file.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+import sys
+from pathlib import Path
+
+from codemate_cfn.errors import BuildError
+from codemate_cfn.layer import Layer
+from codemate_cfn.parameter import Param
+
+SOURCE_PACKAGE = "templates_src"
+
+
+def _import_package(project_dir: Path):
+    root = str(project_dir.resolve())
+    if sys.path[:1] != [root]:
+        sys.path.insert(0, root)
+    package = importlib.import_module(SOURCE_PACKAGE)
+    expected = (project_dir / SOURCE_PACKAGE).resolve()
+    if Path(package.__file__).resolve().parent != expected:
+        raise BuildError(
+            f"{SOURCE_PACKAGE} was imported from {Path(package.__file__).parent}, "
+            f"not from {expected}; run from the project directory"
+        )
+    return package
+
+
+def load_catalogue(project_dir: Path) -> dict[str, Param]:
+    _import_package(project_dir)
+    module = importlib.import_module(f"{SOURCE_PACKAGE}.catalogue")
+    catalogue: dict[str, Param] = {}
+    for param in module.PARAMETERS:
+        if param.name in catalogue:
+            raise BuildError(f"templates_src/catalogue.py: parameter {param.name} is declared twice")
+        catalogue[param.name] = param
+    return catalogue
+
+
+def load_layers(project_dir: Path) -> list[Layer]:
+    package = _import_package(project_dir)
+    layers = []
+    for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda m: m.name):
+        module = importlib.import_module(f"{SOURCE_PACKAGE}.{info.name}")
+        layer = getattr(module, "LAYER", None)
+        if isinstance(layer, Layer):
+            layers.append(layer)
+    names = [layer.name for layer in layers]
+    for name in names:
+        if names.count(name) > 1:
+            raise BuildError(f"two modules in {SOURCE_PACKAGE}/ declare the layer {name!r}")
+    return layers

@@ -1,0 +1,67 @@
+"""The shape of one root parameter in the catalogue (templates_src/catalogue.py)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Param:
+    """A root parameter: what parameter files may set and layers may consume.
+
+    kind adds checks CloudFormation cannot express: "cidr" (a valid IPv4
+    network), "subnet" (a cidr inside VpcCidr that overlaps no other subnet).
+    """
+
+    name: str
+    description: str
+    type: str = "String"
+    default: str | None = None
+    allowed_values: tuple[str, ...] = ()
+    pattern: str | None = None
+    min_value: int | None = None
+    max_value: int | None = None
+    kind: str | None = None
+    constraint: str | None = None
+    no_echo: bool = False
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def required(self) -> bool:
+        return self.default is None
+
+    def cfn(self) -> dict:
+        """The CloudFormation Parameters entry for this parameter."""
+        out = {"Type": self.type, "Description": self.description}
+        if self.default is not None:
+            out["Default"] = self.default
+        if self.allowed_values:
+            out["AllowedValues"] = list(self.allowed_values)
+        if self.pattern:
+            out["AllowedPattern"] = self.pattern
+        if self.min_value is not None:
+            out["MinValue"] = self.min_value
+        if self.max_value is not None:
+            out["MaxValue"] = self.max_value
+        if self.constraint:
+            out["ConstraintDescription"] = self.constraint
+        if self.no_echo:
+            out["NoEcho"] = True
+        return out
+
+
+# Parameters the deployer fills; parameter files never set them.
+TEMPLATES_BUCKET = Param(
+    "TemplatesBucketName",
+    "S3 bucket holding the nested templates (filled by deploy or taskcat).",
+    pattern=r"^[0-9a-z][0-9a-z.-]{1,61}[0-9a-z]$",
+    constraint="an S3 bucket name",
+)
+TEMPLATES_PREFIX = Param(
+    "TemplatesKeyPrefix",
+    "Key prefix of the nested templates in TemplatesBucketName, ending in '/' (filled by deploy or taskcat).",
+    default="",
+    pattern=r"^([0-9a-zA-Z!_.*'()/-]*/)?$",
+    constraint="empty, or a key prefix ending in '/'",
+)
+DEPLOYER_PARAMS = (TEMPLATES_BUCKET, TEMPLATES_PREFIX)

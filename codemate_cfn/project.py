@@ -1,0 +1,41 @@
+"""Where a project's pieces live on disk."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from codemate_cfn.errors import CodemateError
+
+
+@dataclass(frozen=True)
+class Project:
+    root: Path
+
+    @classmethod
+    def find(cls, start: Path | None = None) -> "Project":
+        """The project containing `start` (default: the working directory)."""
+        here = (start or Path.cwd()).resolve()
+        for candidate in (here, *here.parents):
+            if (candidate / "templates_src" / "catalogue.py").is_file():
+                return cls(candidate)
+        raise CodemateError(f"no codemate-cfn project (templates_src/catalogue.py) in {here} or above")
+
+    @property
+    def sources(self) -> Path:
+        return self.root / "templates_src"
+
+    @property
+    def params_dir(self) -> Path:
+        return self.root / "params"
+
+    @property
+    def build_dir(self) -> Path:
+        return self.root / "build"
+
+    @property
+    def templates_dir(self) -> Path:
+        return self.build_dir / "templates"
+
+    def param_files(self) -> list[Path]:
+        return sorted(self.params_dir.glob("*.json"))

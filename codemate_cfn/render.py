@@ -1,0 +1,44 @@
+"""Turns the layer builders into template dicts: every layer, then the root."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from codemate_cfn.discovery import load_catalogue, load_layers
+from codemate_cfn.errors import BuildError
+from codemate_cfn.project import Project
+from codemate_cfn.wiring import root_template
+
+ROOT_NAME = "root"
+ROOT_DESCRIPTION = "CodeMate on AWS: root stack nesting one stack per layer (codemate-cfn)."
+
+
+@dataclass
+class Rendered:
+    """Templates by name ("root", "network", ...), in deployment order."""
+
+    templates: dict[str, dict]
+    order: list[str]
+
+
+def to_json(template: dict) -> str:
+    return json.dumps(template, indent=2, sort_keys=True) + "\n"
+
+
+def render(project: Project) -> Rendered:
+    catalogue = load_catalogue(project.root)
+    layers = {layer.name: layer for layer in load_layers(project.root)}
+    if not layers:
+        raise BuildError(f"{project.sources}: no layer modules (a module defining LAYER)")
+    built = {}
+    for name, layer in layers.items():
+        try:
+            built[name] = layer.render(catalogue)
+        except (TypeError, ValueError, AttributeError, KeyError) as exc:
+            raise BuildError(f"layer {name}: {exc}") from exc
+    root, order = root_template(layers, built, catalogue, ROOT_DESCRIPTION)
+    templates = {ROOT_NAME: root.to_dict()}
+    for name in order:
+        templates[name] = built[name].to_dict()
+    return Rendered(templates, order)

@@ -1,0 +1,66 @@
+"""The resource types that hold data, in one place: the build requires
+their deletion policies, the deploy guard refuses to delete or replace them,
+and the stack policy protects them."""
+
+from __future__ import annotations
+
+# type -> what a delete or replacement loses
+STATEFUL_TYPES = {
+    "AWS::RDS::DBInstance": "the database and its automated backups",
+    "AWS::RDS::DBCluster": "the database cluster",
+    "AWS::ElastiCache::CacheCluster": "the cache node and its data",
+    "AWS::ElastiCache::ReplicationGroup": "the cache cluster and its data",
+    "AWS::ElastiCache::ServerlessCache": "the cache and its data",
+    "AWS::S3::Bucket": "the bucket and every object in it",
+    "AWS::ECR::Repository": "the repository and every image in it",
+    "AWS::SecretsManager::Secret": "the secret value",
+    "AWS::KMS::Key": "the key, and with it everything it encrypts",
+    "AWS::Logs::LogGroup": "the log group and its log events",
+}
+
+# Policies that keep the data: Snapshot where the type supports it.
+SNAPSHOT_TYPES = {
+    "AWS::RDS::DBInstance",
+    "AWS::RDS::DBCluster",
+    "AWS::ElastiCache::CacheCluster",
+    "AWS::ElastiCache::ReplicationGroup",
+}
+KEEPING_POLICIES = {"Retain", "RetainExceptOnCreate", "Snapshot"}
+
+
+def is_stateful(resource_type: str) -> bool:
+    return resource_type in STATEFUL_TYPES
+
+
+def missing_policies(template_name: str, template: dict) -> list[str]:
+    """One line per stateful resource without a data-keeping
+    DeletionPolicy and UpdateReplacePolicy."""
+    problems = []
+    for logical_id, resource in template.get("Resources", {}).items():
+        rtype = resource.get("Type", "")
+        if not is_stateful(rtype):
+            continue
+        for attribute in ("DeletionPolicy", "UpdateReplacePolicy"):
+            value = resource.get(attribute)
+            if value not in KEEPING_POLICIES:
+                problems.append(
+                    f"{template_name}: {logical_id} ({rtype}) needs {attribute} Retain or Snapshot "
+                    f"(has {value or 'none'}); without it a delete loses {STATEFUL_TYPES[rtype]}"
+                )
+    return problems
+
+
+def stack_policy(logical_ids: list[str]) -> dict:
+    """A stack policy allowing every update except replacing or deleting
+    the given stateful resources."""
+    statements = [{"Effect": "Allow", "Action": "Update:*", "Principal": "*", "Resource": "*"}]
+    if logical_ids:
+        statements.append(
+            {
+                "Effect": "Deny",
+                "Action": ["Update:Replace", "Update:Delete"],
+                "Principal": "*",
+                "Resource": [f"LogicalResourceId/{lid}" for lid in sorted(logical_ids)],
+            }
+        )
+    return {"Statement": statements}
