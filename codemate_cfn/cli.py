@@ -19,6 +19,13 @@ def progress(message: str) -> None:
     print(f"- {message}", file=sys.stderr, flush=True)
 
 
+def find_project(args) -> Project:
+    project = Project.find(args.project_dir)
+    if args.build_dir is not None:
+        project = Project(project.root, args.build_dir.resolve())
+    return project
+
+
 def template_table(result) -> str:
     rows = [
         [t.name, t.resources, t.parameters, t.outputs, f"{t.bytes:,}", t.sha256[:12]]
@@ -33,7 +40,7 @@ def cmd_build(args) -> int:
     from codemate_cfn.build import build
     from codemate_cfn.lint import failing
 
-    project = Project.find(args.project_dir)
+    project = find_project(args)
     result = build(project, force=args.force, progress=progress)
     say(template_table(result))
     where = project.templates_dir.relative_to(project.root) if project.templates_dir.is_relative_to(project.root) else project.templates_dir
@@ -61,7 +68,7 @@ def cmd_validate(args) -> int:
     from codemate_cfn.discovery import load_catalogue
     from codemate_cfn.paramfile import check_all
 
-    project = Project.find(args.project_dir)
+    project = find_project(args)
     catalogue = load_catalogue(project.root)
     paths = [Path(p) for p in args.params_files]
     problems = check_all(paths, catalogue)
@@ -78,6 +85,7 @@ def parser() -> argparse.ArgumentParser:
         description="Compile CodeMate's layers into nested CloudFormation templates and deploy them.",
     )
     top.add_argument("--project-dir", type=Path, default=None, help="project root (default: found from the working directory)")
+    top.add_argument("--build-dir", type=Path, default=None, help="where build output goes (default: <project>/build)")
     sub = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("build", help="render, check and lint every template into build/templates/")

@@ -11,6 +11,7 @@ from codemate_cfn.errors import CodemateError
 @dataclass(frozen=True)
 class Project:
     root: Path
+    output: Path | None = None  # build directory; default <root>/build
 
     @classmethod
     def find(cls, start: Path | None = None) -> "Project":
@@ -31,7 +32,7 @@ class Project:
 
     @property
     def build_dir(self) -> Path:
-        return self.root / "build"
+        return self.output or self.root / "build"
 
     @property
     def templates_dir(self) -> Path:
