@@ -24,4 +24,37 @@ PARAMETERS = [
     Param("NatGatewayCount", "NAT gateways: 1 (shared by both AZs, dev) or 2 (one per AZ, prod).",
           default="1", allowed_values=("1", "2")),
 
+    # Site (SPEC 1): the storage layer's CORS origin
+    Param("DomainName", "Public host name of this environment (the site URL is https:// + this).",
+          pattern=r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$",
+          constraint="a lower-case DNS host name such as codemate-dev.code1398.io"),
+
+    # Data: RDS PostgreSQL (SPEC 6)
+    Param("DbEngineVersion", "PostgreSQL 17 minor version (RDS upgrades minors automatically; raise it to upgrade now).",
+          default="17.6", pattern=r"^17\.[0-9]+$", constraint="a PostgreSQL 17 version such as 17.6"),
+    Param("DbInstanceClass", "RDS instance class.", default="db.t4g.micro",
+          allowed_values=("db.t4g.micro", "db.t4g.small", "db.t4g.medium", "db.t4g.large")),
+    Param("DbAllocatedStorage", "RDS gp3 storage in GB.", type="Number", default="20",
+          min_value=20, max_value=1000),
+    Param("DbMaxAllocatedStorage", "Storage autoscaling ceiling in GB; 0 turns autoscaling off.",
+          type="Number", default="0", min_value=0, max_value=2000),
+    Param("DbMultiAz", "Run RDS Multi-AZ (a standby in the other AZ).", default="false",
+          allowed_values=TRUE_FALSE),
+    Param("DbBackupRetentionDays", "Days of automated backups (point-in-time recovery window).",
+          type="Number", default="3", min_value=1, max_value=35),
+    Param("DbCreateReadReplica", "Add a read replica of the database.", default="false",
+          allowed_values=TRUE_FALSE),
+    Param("DbDeletionProtection", "Refuse to delete the database instance.", default="false",
+          allowed_values=TRUE_FALSE),
+
+    # Data: ElastiCache Redis (SPEC 6)
+    Param("RedisNodeType", "ElastiCache node type.", default="cache.t4g.micro",
+          allowed_values=("cache.t4g.micro", "cache.t4g.small", "cache.t4g.medium")),
+    Param("RedisClusterMode", "Redis cluster mode (sharding): disabled for one node, enabled in prod.",
+          default="disabled", allowed_values=("enabled", "disabled")),
+    Param("RedisReplicasPerShard", "Replicas per shard: 0 (one node) or 1 (failover pair).",
+          type="Number", default="0", min_value=0, max_value=1),
+    Param("RedisSnapshotRetentionDays", "Days of automatic Redis snapshots.", type="Number",
+          default="1", min_value=0, max_value=35),
+
 ]

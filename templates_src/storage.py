@@ -1,13 +1,32 @@
 """Storage layer (SPEC 5): S3 buckets for user files, static assets and logs,
-and the ECR repositories."""
+the ECR repositories, and the project's KMS key (used by ECR here and by the
+data layer for RDS, ElastiCache and the secrets)."""
 
-from awacs.aws import Allow, Bool, Condition, Deny, PolicyDocument, Principal, Statement, StringEquals
+import json
+
+from awacs import kms as kms_actions
 from awacs import s3 as s3_actions
+from awacs.aws import (
+    Allow,
+    ArnLike,
+    Bool,
+    Condition,
+    Deny,
+    PolicyDocument,
+    Principal,
+    Statement,
+    StringEquals,
+)
 from troposphere import GetAtt, Ref, Sub
+from troposphere.ecr import EncryptionConfiguration, ImageScanningConfiguration, LifecyclePolicy, Repository
+from troposphere.kms import Alias, Key
 from troposphere.s3 import (
+    AbortIncompleteMultipartUpload,
     Bucket,
     BucketEncryption,
     BucketPolicy,
+    CorsConfiguration,
+    CorsRules,
     LifecycleConfiguration,
     LifecycleRule,
     LifecycleRuleTransition,
@@ -24,21 +43,58 @@ from codemate_cfn.layer import Layer
 BLOCK_ALL_PUBLIC_ACCESS = PublicAccessBlockConfiguration(
     BlockPublicAcls=True, BlockPublicPolicy=True, IgnorePublicAcls=True, RestrictPublicBuckets=True,
 )
+# SSE-S3 on every bucket: the SPEC asks it for user files, and ALB access logs
+# can only be delivered to SSE-S3 buckets.
 SSE_S3 = BucketEncryption(ServerSideEncryptionConfiguration=[
     ServerSideEncryptionRule(ServerSideEncryptionByDefault=ServerSideEncryptionByDefault(SSEAlgorithm="AES256"))
 ])
+KEEP = {"DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain"}
+
+# Elastic Load Balancing's log-delivery account for ap-northeast-2 (regions
+# older than August 2022 deliver ALB access logs from a per-region account,
+# not from a service principal).
+ELB_LOG_ACCOUNT = "600734575887"
+LOG_PREFIXES = {"Alb": "alb/", "CloudFront": "cloudfront/", "VpcFlow": "vpc-flow-logs/"}
+
+FILES_TRANSITIONS = ((30, "STANDARD_IA"), (90, "GLACIER_IR"), (365, "DEEP_ARCHIVE"))
+STATIC_EXPIRY_DAYS = 30
+LOGS_TRANSITIONS = ((90, "GLACIER"),)
+LOGS_EXPIRY_DAYS = 365
+CORS_METHODS = ("GET", "PUT", "POST", "DELETE")
+CORS_MAX_AGE = 3000
+REPOSITORIES = ("frontend", "backend")
+IMAGES_KEPT = 10
 
 
-def bucket(t, logical_id: str, **props) -> Bucket:
-    """A private, encrypted bucket that survives stack deletion and replacement."""
+def lifecycle_rule(rule_id: str, transitions=(), **props) -> LifecycleRule:
+    """An enabled lifecycle rule; transitions are (days, storage class) pairs."""
+    if transitions:
+        props["Transitions"] = [LifecycleRuleTransition(StorageClass=c, TransitionInDays=d) for d, c in transitions]
+    return LifecycleRule(Id=rule_id, Status="Enabled", **props)
+
+
+def bucket(t, logical_id: str, name, rule: LifecycleRule, versioned: bool = False,
+           ownership: str = "BucketOwnerEnforced", **props) -> Bucket:
+    """A private, encrypted bucket with lifecycle rules that survives stack
+    deletion and replacement."""
+    if versioned:
+        props["VersioningConfiguration"] = VersioningConfiguration(Status="Enabled")
     return t.add(Bucket(
         logical_id,
-        DeletionPolicy="Retain",
-        UpdateReplacePolicy="Retain",
+        BucketName=name,
         PublicAccessBlockConfiguration=BLOCK_ALL_PUBLIC_ACCESS,
         BucketEncryption=SSE_S3,
+        OwnershipControls=OwnershipControls(Rules=[OwnershipControlsRule(ObjectOwnership=ownership)]),
+        LifecycleConfiguration=LifecycleConfiguration(Rules=[rule]),
+        **KEEP,
         **props,
     ))
+
+
+def bucket_outputs(t, b: Bucket, what: str) -> None:
+    name = b.title.removesuffix("Bucket")
+    t.output(f"{name}BucketName", Ref(b), f"Name of the {what} bucket.")
+    t.output(f"{name}BucketArn", GetAtt(b, "Arn"), f"ARN of the {what} bucket.")
 
 
 def deny_insecure_transport(bucket_ref) -> Statement:
@@ -52,51 +108,172 @@ def deny_insecure_transport(bucket_ref) -> Statement:
     )
 
 
-def build(t):
-    logs = bucket(
-        t, "LogsBucket",
-        BucketName=t.name_of("logs", account=True),
-        VersioningConfiguration=VersioningConfiguration(Status="Enabled"),
-        OwnershipControls=OwnershipControls(Rules=[OwnershipControlsRule(ObjectOwnership="BucketOwnerEnforced")]),
-        LifecycleConfiguration=LifecycleConfiguration(Rules=[
-            LifecycleRule(
-                Id="ArchiveThenExpire",
-                Status="Enabled",
-                Transitions=[LifecycleRuleTransition(StorageClass="GLACIER", TransitionInDays=90)],
-                ExpirationInDays=365,
-                NoncurrentVersionExpirationInDays=30,
-            )
+def bucket_policy(t, bucket_ref, *statements: Statement) -> BucketPolicy:
+    """The bucket's one policy: TLS only, plus the given grants."""
+    return t.add(BucketPolicy(
+        f"{bucket_ref.title}Policy",
+        Bucket=Ref(bucket_ref),
+        PolicyDocument=PolicyDocument(Version="2012-10-17", Statement=[deny_insecure_transport(bucket_ref), *statements]),
+    ))
+
+
+def account_logs(logs, prefix: str) -> Sub:
+    """Where a log service writes for this account: <bucket>/<prefix>AWSLogs/<account>/*."""
+    return Sub("${%s.Arn}/%sAWSLogs/${AWS::AccountId}/*" % (logs.title, prefix))
+
+
+def kms_key(t) -> Key:
+    key = t.add(Key(
+        "KmsKey",
+        Description=Sub("CodeMate ${EnvironmentName}: RDS storage, ElastiCache, secrets, ECR images"),
+        EnableKeyRotation=True,
+        PendingWindowInDays=30,
+        # The account root statement hands key use to IAM: services (RDS,
+        # ElastiCache, Secrets Manager, ECR) use the key through grants made
+        # with the deploying principal's IAM permissions.
+        KeyPolicy=PolicyDocument(Version="2012-10-17", Statement=[
+            Statement(
+                Sid="AccountAdministersKeyThroughIam",
+                Effect=Allow,
+                Principal=Principal("AWS", Sub("arn:${AWS::Partition}:iam::${AWS::AccountId}:root")),
+                Action=[kms_actions.Action("*")],
+                Resource=["*"],  # in a key policy "*" means this key
+            ),
         ]),
+        **KEEP,
+    ))
+    t.add(Alias("KmsKeyAlias", AliasName=Sub("alias/codemate-${EnvironmentName}"), TargetKeyId=Ref(key)))
+    return key
+
+
+def files_bucket(t):
+    files = bucket(
+        t, "FilesBucket", t.name_of("files", account=True),
+        lifecycle_rule("TierDownAgeingFiles", FILES_TRANSITIONS,
+                       AbortIncompleteMultipartUpload=AbortIncompleteMultipartUpload(DaysAfterInitiation=7)),
+        versioned=True,
+        CorsConfiguration=CorsConfiguration(CorsRules=[CorsRules(
+            AllowedOrigins=[Sub("https://${DomainName}", DomainName=t.input("DomainName"))],
+            AllowedMethods=list(CORS_METHODS),
+            AllowedHeaders=["*"],
+            MaxAge=CORS_MAX_AGE,
+        )]),
     )
-    account_logs = Sub("${LogsBucket.Arn}/vpc-flow-logs/AWSLogs/${AWS::AccountId}/*")
-    t.add(BucketPolicy(
-        "LogsBucketPolicy",
-        Bucket=Ref(logs),
-        PolicyDocument=PolicyDocument(Version="2012-10-17", Statement=[
-            deny_insecure_transport(logs),
-            Statement(
-                Sid="FlowLogsWrite",
-                Effect=Allow,
-                Principal=Principal("Service", "delivery.logs.amazonaws.com"),
-                Action=[s3_actions.PutObject],
-                Resource=[account_logs],
-                Condition=Condition([
-                    StringEquals({"s3:x-amz-acl": "bucket-owner-full-control",
-                                  "aws:SourceAccount": Ref("AWS::AccountId")}),
-                ]),
-            ),
-            Statement(
-                Sid="FlowLogsAclCheck",
-                Effect=Allow,
-                Principal=Principal("Service", "delivery.logs.amazonaws.com"),
-                Action=[s3_actions.GetBucketAcl, s3_actions.ListBucket],
-                Resource=[GetAtt(logs, "Arn")],
-                Condition=Condition(StringEquals({"aws:SourceAccount": Ref("AWS::AccountId")})),
-            ),
+    bucket_policy(t, files)
+    bucket_outputs(t, files, "user-files (AWS_S3_BUCKET)")
+
+
+def static_bucket(t):
+    static = bucket(
+        t, "StaticBucket", t.name_of("static"),
+        lifecycle_rule("ExpireOldAssets", ExpirationInDays=STATIC_EXPIRY_DAYS),
+    )
+    # Read only through CloudFront origin access control. A bucket has one
+    # policy, and the distribution (edge layer) comes after this layer, so the
+    # grant names this account's distributions rather than one distribution ID.
+    bucket_policy(t, static, Statement(
+        Sid="CloudFrontOriginAccessControlRead",
+        Effect=Allow,
+        Principal=Principal("Service", "cloudfront.amazonaws.com"),
+        Action=[s3_actions.GetObject],
+        Resource=[Sub("${StaticBucket.Arn}/*")],
+        Condition=Condition([
+            StringEquals({"aws:SourceAccount": Ref("AWS::AccountId")}),
+            ArnLike({"aws:SourceArn": Sub("arn:${AWS::Partition}:cloudfront::${AWS::AccountId}:distribution/*")}),
         ]),
     ))
-    t.output("LogsBucketName", Ref(logs), "Name of the logs bucket (ALB, CloudFront, VPC flow logs).")
-    t.output("LogsBucketArn", GetAtt(logs, "Arn"), "ARN of the logs bucket.")
+    bucket_outputs(t, static, "static-assets (Next.js _next/static)")
+    t.output("StaticBucketRegionalDomainName", GetAtt(static, "RegionalDomainName"),
+             "Regional domain name of the static-assets bucket (CloudFront origin).")
 
 
-LAYER = Layer("storage", "S3 buckets (files, static assets, logs) and ECR repositories", build)
+def logs_bucket(t):
+    logs = bucket(
+        t, "LogsBucket", t.name_of("logs", account=True),
+        lifecycle_rule("ArchiveThenExpire", LOGS_TRANSITIONS, ExpirationInDays=LOGS_EXPIRY_DAYS,
+                       NoncurrentVersionExpirationInDays=30),
+        versioned=True,
+        # CloudFront standard logging (legacy) writes through bucket ACLs (it
+        # adds the awslogsdelivery account to the bucket ACL) and fails on a
+        # bucket with BucketOwnerEnforced. BucketOwnerPreferred keeps ACLs on
+        # while objects written with bucket-owner-full-control (ALB, VPC flow
+        # logs) still become the bucket owner's. Public ACLs stay blocked.
+        ownership="BucketOwnerPreferred",
+    )
+    log_delivery = Principal("Service", "delivery.logs.amazonaws.com")
+    this_account = StringEquals({"aws:SourceAccount": Ref("AWS::AccountId")})
+    bucket_policy(
+        t, logs,
+        Statement(
+            Sid="AlbAccessLogsWrite",
+            Effect=Allow,
+            Principal=Principal("AWS", Sub(f"arn:${{AWS::Partition}}:iam::{ELB_LOG_ACCOUNT}:root")),
+            Action=[s3_actions.PutObject],
+            Resource=[account_logs(logs, LOG_PREFIXES["Alb"])],
+        ),
+        Statement(
+            Sid="FlowLogsWrite",
+            Effect=Allow,
+            Principal=log_delivery,
+            Action=[s3_actions.PutObject],
+            Resource=[account_logs(logs, LOG_PREFIXES["VpcFlow"])],
+            Condition=Condition([
+                StringEquals({"s3:x-amz-acl": "bucket-owner-full-control",
+                              "aws:SourceAccount": Ref("AWS::AccountId")}),
+            ]),
+        ),
+        Statement(
+            Sid="FlowLogsAclCheck",
+            Effect=Allow,
+            Principal=log_delivery,
+            Action=[s3_actions.GetBucketAcl, s3_actions.ListBucket],
+            Resource=[GetAtt(logs, "Arn")],
+            Condition=Condition(this_account),
+        ),
+    )
+    bucket_outputs(t, logs, "logs (ALB, CloudFront, VPC flow logs)")
+    t.output("LogsBucketDomainName", GetAtt(logs, "DomainName"),
+             "Domain name of the logs bucket (CloudFront standard logging).")
+    for source, prefix in LOG_PREFIXES.items():
+        t.output(f"{source}LogPrefix", prefix, f"Key prefix of the {source} logs in the logs bucket.")
+
+
+def lifecycle_keep_last(count: int) -> str:
+    return json.dumps({"rules": [{
+        "rulePriority": 1,
+        "description": f"Keep the {count} most recent images",
+        "selection": {"tagStatus": "any", "countType": "imageCountMoreThan", "countNumber": count},
+        "action": {"type": "expire"},
+    }]}, sort_keys=True)
+
+
+def repositories(t, key):
+    for service in REPOSITORIES:
+        title = service.capitalize()
+        # Named per environment: with immutable tags, dev and prod sharing
+        # one account (or one repository) would collide on commit tags.
+        repo = t.add(Repository(
+            f"{title}Repository",
+            RepositoryName=t.name_of(service),
+            ImageScanningConfiguration=ImageScanningConfiguration(ScanOnPush=True),
+            ImageTagMutability="IMMUTABLE",
+            EncryptionConfiguration=EncryptionConfiguration(EncryptionType="KMS", KmsKey=GetAtt(key, "Arn")),
+            LifecyclePolicy=LifecyclePolicy(LifecyclePolicyText=lifecycle_keep_last(IMAGES_KEPT)),
+            **KEEP,
+        ))
+        t.output(f"{title}RepositoryName", Ref(repo), f"Name of the {service} ECR repository.")
+        t.output(f"{title}RepositoryArn", GetAtt(repo, "Arn"), f"ARN of the {service} ECR repository.")
+        t.output(f"{title}RepositoryUri", GetAtt(repo, "RepositoryUri"), f"URI of the {service} ECR repository.",
+                 root=f"ecr_{service}_url")
+
+
+def build(t):
+    key = kms_key(t)
+    t.output("KmsKeyArn", GetAtt(key, "Arn"), "ARN of the project's KMS key (RDS, ElastiCache, secrets, ECR).")
+    files_bucket(t)
+    static_bucket(t)
+    logs_bucket(t)
+    repositories(t, key)
+
+
+LAYER = Layer("storage", "KMS key, S3 buckets (files, static assets, logs) and ECR repositories", build)
