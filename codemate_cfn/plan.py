@@ -1,0 +1,408 @@
+"""The deploy plan: what a deploy adds, modifies, removes or replaces in the
+root stack and in every nested stack.
+
+predict() works offline from the old and new templates and the root
+parameter values; merge_aws() lets AWS's change sets correct it where they
+say more; format_plan() and plan_json() show it to people and to CI.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, replace
+
+from codemate_cfn import widening
+from codemate_cfn.conditions import Context, parameter_values, references, without_uncertain
+from codemate_cfn.errors import CodemateError
+from codemate_cfn.parameter import DEPLOYER_PARAMS
+from codemate_cfn.schemas import DEFAULT_REGION, replacement, strongest, weakest
+from codemate_cfn.stateful import is_stateful
+from codemate_cfn.table import format_table
+
+ROOT = "root"
+STACK_TYPE = "AWS::CloudFormation::Stack"
+# Resource attributes besides Properties whose change updates the stack.
+ATTRIBUTES = {
+    "Metadata": "metadata",
+    "DependsOn": "DependsOn",
+    "DeletionPolicy": "DeletionPolicy",
+    "UpdateReplacePolicy": "UpdateReplacePolicy",
+    "UpdatePolicy": "UpdatePolicy",
+    "CreationPolicy": "CreationPolicy",
+}
+ACTIONS = ("add", "modify", "remove")
+MISSING = object()
+
+
+@dataclass
+class Change:
+    stack: str            # "root" or the layer name ("network", "storage", ...)
+    action: str           # "add" | "modify" | "remove"
+    logical_id: str
+    resource_type: str
+    replacement: str      # "true" | "conditional" | "false"
+    details: list[str]    # what changed, e.g. ["property BucketName", "parameter NatGatewayCount"]
+    stateful: bool
+    widens_access: list[str] = field(default_factory=list)  # notes when IAM or SG access widens
+    source: str = "predicted"  # or "aws" when AWS's change set lists the row
+
+
+# -- comparing resolved values ----------------------------------------------
+
+def _plain(value) -> bool:
+    """A dict to look inside (not a symbol like {"Ref": ...}), or nothing."""
+    if value is MISSING:
+        return True
+    return isinstance(value, dict) and not any(k == "Ref" or k.startswith("Fn::") for k in value)
+
+
+def changed_paths(old, new, path: tuple = ()) -> list[tuple[tuple, bool]]:
+    """(path, certain) for every leaf where `old` and `new` differ; certain
+    is False when the difference is only something that may be replaced."""
+    if old == new:
+        return []
+    if _plain(old) and _plain(new):
+        old, new = ({} if v is MISSING else v for v in (old, new))
+        return [
+            found
+            for key in dict.fromkeys([*old, *new])
+            for found in changed_paths(old.get(key, MISSING), new.get(key, MISSING), path + (key,))
+        ]
+    if isinstance(old, list) and isinstance(new, list) and len(old) == len(new):
+        return [found for i, (o, n) in enumerate(zip(old, new)) for found in changed_paths(o, n, path + (i,))]
+    return [(path, without_uncertain(old) != without_uncertain(new))]
+
+
+def _level(old, new) -> str | None:
+    """None when equal, else how sure it is that the value changes."""
+    if old == new:
+        return None
+    return "true" if without_uncertain(old) != without_uncertain(new) else "conditional"
+
+
+def _depends_on(value) -> list:
+    return sorted(value if isinstance(value, list) else [] if value is None else [value])
+
+
+# -- one stack ----------------------------------------------------------------
+
+def _dependency_order(resources: dict) -> list[str]:
+    """Logical IDs with every resource after those it references (template
+    order otherwise); a cycle, which CloudFormation rejects, keeps template order."""
+    needs = {
+        lid: (references(r) | set(_depends_on(r.get("DependsOn")))) & set(resources) - {lid}
+        for lid, r in resources.items()
+    }
+    ordered: list[str] = []
+    while len(ordered) < len(resources):
+        ready = [lid for lid in resources if lid not in ordered and needs[lid] <= set(ordered)]
+        if not ready:
+            return ordered + [lid for lid in resources if lid not in ordered]
+        ordered.append(ready[0])
+    return ordered
+
+
+def _detail(resource_type: str, path: tuple) -> str:
+    if resource_type == STACK_TYPE and path[0] == "Parameters" and len(path) > 1:
+        return f"parameter {path[1]}"
+    return f"property {path[0]}"
+
+
+def _properties(context: Context, logical_id: str) -> dict:
+    return context.resolve(context.resources[logical_id].get("Properties", {}))
+
+
+class _StackDiff:
+    """The changes of one stack between two evaluated templates."""
+
+    def __init__(self, stack: str, old: Context, new: Context, region: str, nested=None):
+        self.stack, self.old, self.new, self.region = stack, old, new, region
+        self.nested = nested or (lambda logical_id: [])  # called before each resource; extra details
+
+    def changes(self) -> list[Change]:
+        old_ids = [lid for lid in self.old.resources if self.old.present(lid)]
+        new_ids = [lid for lid in _dependency_order(self.new.resources) if self.new.present(lid)]
+        rows = []
+        for lid in new_ids:
+            extra = self.nested(lid)
+            if lid in old_ids:
+                row = self._modified(lid, extra)
+            else:
+                row = self._added(lid)
+            if row is not None:
+                rows.append(row)
+                if row.replacement != "false" or row.action == "add":
+                    self.new.renewed[lid] = "true" if row.action == "add" else row.replacement
+        for lid in old_ids:
+            if lid not in new_ids:
+                self.nested(lid)
+                rows.append(self._removed(lid, rows))
+        return rows
+
+    def changed_outputs(self) -> dict[str, str]:
+        """Output name -> "true" / "conditional" for outputs whose value changes."""
+        found = {}
+        for name in dict.fromkeys([*self.old.template.get("Outputs", {}), *self.new.template.get("Outputs", {})]):
+            values = [
+                c.resolve(c.template["Outputs"][name].get("Value")) if c.present(name, "Outputs") else MISSING
+                for c in (self.old, self.new)
+            ]
+            level = _level(*values)
+            if level:
+                found[name] = level
+        return found
+
+    def _row(self, action, lid, context, replacement_level, details, old_props, new_props) -> Change:
+        rtype = context.resources[lid].get("Type", "")
+        return Change(
+            self.stack, action, lid, rtype, replacement_level, details, is_stateful(rtype),
+            widening.notes(rtype, old_props, new_props),
+        )
+
+    def _condition_note(self, context: Context, lid: str, now: str) -> list[str]:
+        name = context.resources.get(lid, {}).get("Condition")
+        return [f"condition {name} is now {now}"] if name else []
+
+    def _added(self, lid: str) -> Change:
+        details = self._condition_note(self.new, lid, "true") if lid in self.old.resources else []
+        return self._row("add", lid, self.new, "false", details, None, _properties(self.new, lid))
+
+    def _removed(self, lid: str, rows: list[Change]) -> Change:
+        rtype = self.old.resources[lid].get("Type")
+        if lid in self.new.resources:
+            details = self._condition_note(self.new, lid, "false")
+        else:
+            details = ["no longer in the template"]
+            twins = [r.logical_id for r in rows if r.action == "add" and r.resource_type == rtype]
+            if twins:
+                details.append(f"{rtype} added as {', '.join(twins)}: a new logical ID is a new resource")
+        return self._row("remove", lid, self.old, "false", details, _properties(self.old, lid), None)
+
+    def _modified(self, lid: str, extra: list[str]) -> Change | None:
+        old_resource, new_resource = self.old.resources[lid], self.new.resources[lid]
+        rtype = new_resource.get("Type", "")
+        details: list[str] = []
+        level = "false"
+        if old_resource.get("Type") != rtype:
+            details.append(f"type (was {old_resource.get('Type')})")
+            level = "true"
+        old_props, new_props = _properties(self.old, lid), _properties(self.new, lid)
+        for path, certain in changed_paths(old_props, new_props):
+            path_level = replacement(rtype, path, self.region)
+            level = strongest(level, path_level if certain else weakest(path_level, "conditional"))
+            details.append(_detail(rtype, path))
+        for attribute, label in ATTRIBUTES.items():
+            old_value, new_value = (self.old.resolve(old_resource.get(attribute)), self.new.resolve(new_resource.get(attribute)))
+            if attribute == "DependsOn":
+                old_value, new_value = _depends_on(old_value), _depends_on(new_value)
+            if old_value != new_value:
+                details.append(label)
+        details = list(dict.fromkeys(details + extra))
+        if not details:
+            return None
+        return self._row("modify", lid, self.new, level, details, old_props, new_props)
+
+
+# -- the root and its nested stacks -------------------------------------------
+
+def _layer_name(stack: str, logical_id: str, resource: dict, templates: dict) -> str:
+    """The template a nested stack resource points at: the file name its
+    TemplateURL ends in, else <Name>Stack -> name."""
+    url = resource.get("Properties", {}).get("TemplateURL", "")
+    if isinstance(url, dict):
+        url = url.get("Fn::Sub", "")
+        url = url[0] if isinstance(url, list) else url
+    tail = url.rsplit("/", 1)[-1].rsplit("}", 1)[-1] if isinstance(url, str) else ""
+    for name in (tail.rsplit(".", 1)[0], logical_id.removesuffix("Stack").lower()):
+        if name in templates:
+            return name
+    raise CodemateError(
+        f"{stack}: nested stack {logical_id} points at {tail or 'no template file'}, "
+        f"which is not among the templates ({', '.join(sorted(templates))})"
+    )
+
+
+def _stack_inputs(context: Context, resource: dict | None) -> dict:
+    if resource is None:
+        return {}
+    return context.resolve(resource.get("Properties", {}).get("Parameters", {}))
+
+
+def _evaluate(name: str, template: dict | None, given: dict) -> Context:
+    template = template or {}
+    return Context(name, template, parameter_values(template, given))
+
+
+def predict(
+    old: dict[str, dict] | None,
+    new: dict[str, dict],
+    old_params: dict[str, str] | None,
+    new_params: dict[str, str],
+    region: str = DEFAULT_REGION,
+) -> list[Change]:
+    """The changes a deploy of `new` makes over `old` (None: first deploy).
+
+    old/new map template names to template dicts: "root" and one per layer,
+    the root nesting each layer as resource <Name>Stack. *_params are the
+    root stack's parameter values; TemplatesBucketName and TemplatesKeyPrefix
+    are ignored (they move with every upload, the templates do not)."""
+    if ROOT not in new:
+        raise CodemateError(f"plan: no {ROOT} template among the new templates ({', '.join(sorted(new)) or 'none'})")
+    old = old or {}
+    deployer = {p.name for p in DEPLOYER_PARAMS}
+    old_root = Context(ROOT, old.get(ROOT, {}), parameter_values(old.get(ROOT, {}), old_params or {}, deployer))
+    new_root = Context(ROOT, new[ROOT], parameter_values(new[ROOT], new_params, deployer))
+    by_stack: dict[str, list[Change]] = {ROOT: []}
+    stack_ids: dict[str, str] = {}
+
+    def nested(logical_id: str) -> list[str]:
+        old_resource = old_root.resources.get(logical_id) if old_root.present(logical_id) else None
+        new_resource = new_root.resources.get(logical_id) if new_root.present(logical_id) else None
+        resource = new_resource or old_resource
+        if resource.get("Type") != STACK_TYPE:
+            return []
+        name = _layer_name(ROOT, logical_id, resource, new if new_resource else old)
+        old_template = old[_layer_name(ROOT, logical_id, old_resource, old)] if old_resource else None
+        new_template = new[name] if new_resource else None
+        diff = _StackDiff(
+            name,
+            _evaluate(name, old_template, _stack_inputs(old_root, old_resource)),
+            _evaluate(name, new_template, _stack_inputs(new_root, new_resource)),
+            region,
+        )
+        by_stack[name] = diff.changes()
+        stack_ids[name] = logical_id
+        for output, level in diff.changed_outputs().items():
+            new_root.renewed[f"{logical_id}.Outputs.{output}"] = level
+        changed = old_template is not None and new_template is not None and old_template != new_template
+        return ["template"] if changed else []
+
+    by_stack[ROOT] = _StackDiff(ROOT, old_root, new_root, region, nested).changes()
+    listed = {c.logical_id for c in by_stack[ROOT]}
+    for name, rows in by_stack.items():
+        if rows and name != ROOT and stack_ids[name] not in listed:
+            by_stack[ROOT].append(Change(ROOT, "modify", stack_ids[name], STACK_TYPE, "false", ["nested changes"], False))
+    return [c for rows in by_stack.values() for c in rows]
+
+
+# -- AWS's change sets ----------------------------------------------------------
+
+AWS_LEVELS = {"True": "true", "Conditional": "conditional", "False": "false",
+              "Always": "true", "Conditionally": "conditional", "Never": "false"}
+
+
+def _aws_details(change: dict) -> list[str]:
+    details = []
+    for item in change.get("Details", []):
+        target = item.get("Target", {})
+        attribute, name = target.get("Attribute"), target.get("Name")
+        causing = item.get("CausingEntity")
+        if item.get("ChangeSource") == "ParameterReference" and causing:
+            details.append(f"parameter {causing}")
+            if change.get("ResourceType") == STACK_TYPE and name == "Parameters":
+                continue
+        if item.get("ChangeSource") == "Automatic":
+            details.append("nested changes")
+        elif attribute in ("Properties", "Tags"):
+            details.append(f"property {name or attribute}")
+        elif attribute:
+            details.append(ATTRIBUTES.get(attribute, attribute))
+    if not details:
+        details = [ATTRIBUTES.get(s, s.lower()) for s in change.get("Scope", [])]
+    return list(dict.fromkeys(details))
+
+
+def _aws_replacement(change: dict) -> str | None:
+    """What AWS says about replacement, from Replacement or else the details."""
+    if change.get("Replacement") in AWS_LEVELS:
+        return AWS_LEVELS[change["Replacement"]]
+    levels = [AWS_LEVELS[d["Target"]["RequiresRecreation"]] for d in change.get("Details", [])
+              if d.get("Target", {}).get("RequiresRecreation") in AWS_LEVELS]
+    return strongest(*levels) if levels else None
+
+
+def merge_aws(predicted: list[Change], aws: dict[str, list[dict]]) -> list[Change]:
+    """The prediction corrected by AWS's change sets.
+
+    aws: stack name ("root" or a layer name) -> the ResourceChange dicts of
+    that stack's change set. A row AWS lists takes AWS's action, replacement
+    and details where AWS gives them (keeping predicted details AWS does not
+    name) and source "aws"; rows only AWS knows are added."""
+    merged = [replace(c, details=list(c.details), widens_access=list(c.widens_access)) for c in predicted]
+    rows = {(c.stack, c.logical_id): c for c in merged}
+    for stack, changes in aws.items():
+        for change in changes:
+            change = change.get("ResourceChange", change)
+            action = change.get("Action", "")
+            action = action.lower() if action else ""
+            level = _aws_replacement(change)
+            details = _aws_details(change)
+            row = rows.get((stack, change.get("LogicalResourceId")))
+            if row is None:
+                rtype = change.get("ResourceType", "")
+                if level is None:
+                    level = strongest(*(replacement(rtype, (d.split(" ", 1)[1],)) for d in details if d.startswith("property ")))
+                row = Change(stack, action or "modify", change.get("LogicalResourceId", ""), rtype,
+                             level, details, is_stateful(rtype), [], source="aws")
+                rows[(stack, row.logical_id)] = row
+                merged.append(row)
+                continue
+            row.action = action or row.action
+            row.replacement = level or row.replacement
+            row.details = list(dict.fromkeys(row.details + details))
+            row.source = "aws"
+    order = list(dict.fromkeys([ROOT, *(c.stack for c in merged)]))
+    return sorted(merged, key=lambda c: order.index(c.stack))
+
+
+# -- showing the plan -----------------------------------------------------------
+
+def counts(changes: list[Change]) -> dict[str, int]:
+    modified = [c for c in changes if c.action == "modify"]
+    return {
+        **{action: sum(c.action == action for c in changes) for action in ACTIONS},
+        "replace": sum(c.replacement == "true" for c in modified),
+        "conditional": sum(c.replacement == "conditional" for c in modified),
+    }
+
+
+def summary(changes: list[Change]) -> str:
+    n = counts(changes)
+    return (
+        f"Plan: {n['add']} to add, {n['modify']} to modify, {n['remove']} to remove, "
+        f"{n['replace']} replaced, {n['conditional']} may be replaced."
+    )
+
+
+def format_plan(changes: list[Change], refused: list[str] = ()) -> str:
+    """One table per stack (root first), the access-widening notes, the
+    guard's refusals and a summary line; "no changes" when there are none."""
+    if not changes:
+        return "no changes"
+    stacks = list(dict.fromkeys([c.stack for c in changes]))
+    parts = []
+    for stack in stacks:
+        rows = [
+            [c.action, c.replacement if c.action == "modify" else "-", c.logical_id, c.resource_type,
+             "yes" if c.stateful else "", ", ".join(c.details)]
+            for c in changes if c.stack == stack
+        ]
+        table = format_table(["action", "replacement", "logical ID", "type", "stateful", "what changed"], rows)
+        parts.append(f"Stack {stack}\n{table}")
+    widened = [f"  {c.stack}/{c.logical_id}: {note}" for c in changes for note in c.widens_access]
+    if widened:
+        parts.append("Access widened:\n" + "\n".join(widened))
+    if refused:
+        parts.append("Refused by the stateful guard:\n" + "\n".join(f"  {r}" for r in refused))
+    parts.append(summary(changes))
+    return "\n\n".join(parts)
+
+
+def plan_json(changes: list[Change], refused: list[str]) -> dict:
+    """The plan for `plan --output json`."""
+    status = "blocked" if refused else "changes" if changes else "no changes"
+    return {
+        "status": status,
+        "changes": [asdict(c) for c in changes],
+        "counts": counts(changes),
+        "refused": list(refused),
+    }
