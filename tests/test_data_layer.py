@@ -1,0 +1,359 @@
+"""The data layer holds the SPEC's values (section 6) for dev and prod, keeps
+every secret out of the templates, and cannot lose data: stateful resources
+carry their policies (the build refuses them otherwise), and every property
+a parameter feeds that may replace the database or the cache is listed in
+docs/stateful-resources.md."""
+
+import json
+import re
+import shutil
+import sys
+
+import pytest
+
+from codemate_cfn.build import build
+from codemate_cfn.errors import BuildError
+from codemate_cfn.project import Project
+from codemate_cfn.stateful import is_stateful, missing_policies
+from layer_values import ENVIRONMENTS, ROOT, Environment, catalogue, templates
+
+# SPEC section 6, per environment.
+RDS = {
+    "dev": {"DBInstanceClass": "db.t4g.micro", "AllocatedStorage": "20", "MultiAZ": "false",
+            "BackupRetentionPeriod": "3", "DeletionProtection": "false"},
+    "prod": {"DBInstanceClass": "db.t4g.small", "AllocatedStorage": "50", "MaxAllocatedStorage": "100",
+             "MultiAZ": "true", "BackupRetentionPeriod": "7", "DeletionProtection": "true"},
+}
+REDIS = {
+    "dev": {"CacheNodeType": "cache.t4g.micro", "ClusterMode": "disabled", "NumCacheClusters": 1,
+            "AutomaticFailoverEnabled": False, "MultiAZEnabled": False, "SnapshotRetentionLimit": "1",
+            "CacheParameterGroupName": "default.redis7"},
+    "prod": {"CacheNodeType": "cache.t4g.small", "ClusterMode": "enabled", "NumNodeGroups": 1,
+             "ReplicasPerNodeGroup": "1", "AutomaticFailoverEnabled": True, "MultiAZEnabled": True,
+             "SnapshotRetentionLimit": "5", "CacheParameterGroupName": "default.redis7.cluster.on"},
+}
+REDIS_NODES = {"dev": 1, "prod": 2}
+DOCS = ROOT / "docs" / "stateful-resources.md"
+SCHEMA_TYPES = ("AWS::RDS::DBInstance", "AWS::ElastiCache::ReplicationGroup")
+LEVEL_WORDS = {"always replaces": "createOnlyProperties", "may replace": "conditionalCreateOnlyProperties"}
+
+
+@pytest.fixture(params=ENVIRONMENTS)
+def data(request) -> Environment:
+    return Environment("data", request.param)
+
+
+def env_name(data: Environment) -> str:
+    return data.values["EnvironmentName"]
+
+
+# --- RDS PostgreSQL ------------------------------------------------------------------------
+
+def test_database_size_availability_and_retention_come_from_the_parameter_file(data):
+    props = data.props("Database")
+    expected = RDS[env_name(data)]
+    assert {k: props.get(k) for k in expected} == expected
+    if "MaxAllocatedStorage" not in expected:
+        assert "MaxAllocatedStorage" not in props  # 0 in the parameter file: no autoscaling
+    assert props["StorageType"] == "gp3"
+
+
+def test_database_is_postgres_17_named_codemate_private_and_encrypted(data):
+    props = data.props("Database")
+    assert props["Engine"] == "postgres" and re.fullmatch(r"17\.\d+", props["EngineVersion"])
+    assert props["DBName"] == "codemate"
+    assert props["DBInstanceIdentifier"] == f"codemate-db-{env_name(data)}"
+    assert props["PubliclyAccessible"] is False
+    assert props["StorageEncrypted"] is True and props["KmsKeyId"] == {"Ref": "KmsKeyArn"}
+    assert props["VPCSecurityGroups"] == [{"Ref": "RdsSecurityGroupId"}]
+    assert props["Port"] == "5432"
+    assert "postgresql" in props["EnableCloudwatchLogsExports"]
+
+
+def test_database_lives_in_the_db_subnets(data):
+    assert data.props("Database")["DBSubnetGroupName"] == {"Ref": "DbSubnetGroup"}
+    assert data.props("DbSubnetGroup")["SubnetIds"] == {"Fn::Split": [",", {"Ref": "DbSubnetIds"}]}
+    root_wiring = templates()["root"]["Resources"]["DataStack"]["Properties"]["Parameters"]
+    assert root_wiring["DbSubnetIds"] == {"Fn::GetAtt": ["NetworkStack", "Outputs.DbSubnetIds"]}
+
+
+def test_database_forces_tls_through_its_own_parameter_group(data):
+    group = data.props("DbParameterGroup")
+    assert group["Family"] == "postgres17"
+    assert group["Parameters"] == {"rds.force_ssl": "1"}
+    assert data.props("Database")["DBParameterGroupName"] == group["DBParameterGroupName"]
+    assert data.resource("Database")["DependsOn"] == ["DbParameterGroup"]
+
+
+def test_backups_start_at_three_in_the_morning_korean_time(data):
+    props = data.props("Database")
+    start, end = props["PreferredBackupWindow"].split("-")
+    assert "18:00" <= start < end <= "19:00"  # 03:00-04:00 KST
+    assert props["DeleteAutomatedBackups"] is False
+    maintenance_start = props["PreferredMaintenanceWindow"].split("-")[0]
+    assert maintenance_start.split(":", 1)[1] >= end  # after the backup window, never overlapping
+
+
+def test_rds_manages_the_master_password_in_secrets_manager(data):
+    props = data.props("Database")
+    assert props["ManageMasterUserPassword"] is True
+    assert props["MasterUserSecret"] == {"KmsKeyId": {"Ref": "KmsKeyArn"}}
+    assert props["MasterUsername"] == "codemate"
+    assert "MasterUserPassword" not in props
+    assert data.output("DbMasterSecretArn") == {"Fn::GetAtt": ["Database", "MasterUserSecret.SecretArn"]}
+
+
+def test_the_read_replica_is_off_by_default_and_follows_the_parameter(data):
+    assert not data.exists("DatabaseReadReplica")
+    with_replica = Environment("data", env_name(data), DbCreateReadReplica="true")
+    replica = with_replica.props("DatabaseReadReplica")
+    assert replica["SourceDBInstanceIdentifier"] == {"Ref": "Database"}
+    assert replica["DBInstanceClass"] == RDS[env_name(data)]["DBInstanceClass"]
+    assert replica["PubliclyAccessible"] is False
+
+
+def test_storage_autoscaling_turns_on_with_a_ceiling():
+    dev_with_ceiling = Environment("data", "dev", DbMaxAllocatedStorage="40")
+    assert dev_with_ceiling.props("Database")["MaxAllocatedStorage"] == "40"
+
+
+# --- ElastiCache Redis ---------------------------------------------------------------------
+
+def test_redis_topology_and_retention_come_from_the_parameter_file(data):
+    props = data.props("Redis")
+    expected = REDIS[env_name(data)]
+    assert {k: props.get(k) for k in expected} == expected
+    for absent in {"NumCacheClusters", "NumNodeGroups", "ReplicasPerNodeGroup"} - set(expected):
+        assert absent not in props
+
+
+def test_redis_node_count_matches_the_spec(data):
+    props = data.props("Redis")
+    nodes = props.get("NumCacheClusters") or props["NumNodeGroups"] * (1 + int(props["ReplicasPerNodeGroup"]))
+    assert nodes == REDIS_NODES[env_name(data)]
+
+
+def test_redis_7_is_encrypted_and_authenticated_by_a_generated_token(data):
+    props = data.props("Redis")
+    assert props["Engine"] == "redis" and props["EngineVersion"].startswith("7.")
+    assert props["TransitEncryptionEnabled"] is True and props["AtRestEncryptionEnabled"] is True
+    assert props["KmsKeyId"] == {"Ref": "KmsKeyArn"}
+    assert props["AuthToken"] == {"Fn::Sub": "{{resolve:secretsmanager:${RedisAuthTokenSecret}}}"}
+    token = data.props("RedisAuthTokenSecret")
+    assert token["Name"] == f"codemate/{env_name(data)}/redis-auth"
+    assert token["GenerateSecretString"]["PasswordLength"] >= 16
+    assert token["GenerateSecretString"]["ExcludePunctuation"] is True  # no / " @ in an AUTH token
+    assert props["SecurityGroupIds"] == [{"Ref": "RedisSecurityGroupId"}]
+    assert data.props("RedisSubnetGroup")["SubnetIds"] == {"Fn::Split": [",", {"Ref": "DbSubnetIds"}]}
+
+
+def test_resharding_redis_does_not_replace_it():
+    assert templates()["data"]["Resources"]["Redis"]["UpdatePolicy"] == {"UseOnlineResharding": True}
+
+
+def test_redis_endpoint_is_the_configuration_endpoint_only_in_cluster_mode(data):
+    endpoint = "ConfigurationEndPoint" if env_name(data) == "prod" else "PrimaryEndPoint"
+    assert data.output("RedisEndpoint") == {"Fn::Join": [":", [
+        {"Fn::GetAtt": ["Redis", f"{endpoint}.Address"]}, {"Fn::GetAtt": ["Redis", f"{endpoint}.Port"]}]]}
+
+
+def test_root_prints_the_database_and_cache_endpoints():
+    outputs = templates()["root"]["Outputs"]
+    assert outputs["RdsEndpoint"]["Description"] == "rds_endpoint"
+    assert outputs["RedisEndpoint"]["Description"] == "redis_endpoint"
+    assert Environment("data", "dev").output("RdsEndpoint") == {"Fn::Join": [":", [
+        {"Fn::GetAtt": ["Database", "Endpoint.Address"]}, {"Fn::GetAtt": ["Database", "Endpoint.Port"]}]]}
+
+
+# --- secrets -------------------------------------------------------------------------------
+
+def test_application_secrets_are_named_per_environment_and_use_the_project_key(data):
+    secrets = data.of_type("AWS::SecretsManager::Secret")
+    names = {s["Properties"]["Name"] for s in secrets.values()}
+    env = env_name(data)
+    assert names == {f"codemate/{env}/{part}" for part in ("nextauth", "anthropic", "github-oauth", "redis-auth")}
+    for secret in secrets.values():
+        assert secret["Properties"]["KmsKeyId"] == {"Ref": "KmsKeyArn"}
+
+
+def test_operator_secrets_are_created_empty_and_generated_ones_generated(data):
+    for logical_id in ("AnthropicSecret", "GithubOAuthSecret"):
+        props = data.props(logical_id)
+        assert "SecretString" not in props and "GenerateSecretString" not in props
+    assert data.props("NextAuthSecret")["GenerateSecretString"]["PasswordLength"] >= 32
+
+
+def test_no_template_holds_a_secret_value():
+    for name, template in templates().items():
+        text = json.dumps(template)
+        assert '"SecretString"' not in text, name
+        assert '"MasterUserPassword"' not in text, name
+        assert '"AuthToken": "' not in text, name  # only a dynamic reference, never a literal
+
+
+# --- no data loss --------------------------------------------------------------------------
+
+def test_database_and_cache_are_snapshotted_and_secrets_retained():
+    resources = templates()["data"]["Resources"]
+    policies = {lid: (r["DeletionPolicy"], r["UpdateReplacePolicy"])
+                for lid, r in resources.items() if is_stateful(r["Type"])}
+    assert policies == {
+        "Database": ("Snapshot", "Snapshot"),
+        "DatabaseReadReplica": ("Snapshot", "Snapshot"),
+        "Redis": ("Snapshot", "Snapshot"),
+        "RedisAuthTokenSecret": ("Retain", "Retain"),
+        "NextAuthSecret": ("Retain", "Retain"),
+        "AnthropicSecret": ("Retain", "Retain"),
+        "GithubOAuthSecret": ("Retain", "Retain"),
+    }
+    assert missing_policies("data.json", templates()["data"]) == []
+
+
+UNPROTECTED_LAYER = '''
+from troposphere.elasticache import ReplicationGroup
+from troposphere.s3 import Bucket
+from codemate_cfn.layer import Layer
+
+
+def build(t):
+    t.add(Bucket("ScratchBucket"))
+    t.add(ReplicationGroup("ScratchCache", ReplicationGroupDescription="scratch", NumCacheClusters=1,
+                           DeletionPolicy="Delete",
+                           UpdateReplacePolicy="Snapshot"))
+
+
+LAYER = Layer("scratch", "a layer whose stateful resources keep nothing", build)
+'''
+
+
+@pytest.fixture
+def project_copy(tmp_path, monkeypatch):
+    """This project's sources and parameter files in tmp_path, importable as
+    templates_src in place of the real ones for the length of the test."""
+    shutil.copytree(ROOT / "templates_src", tmp_path / "templates_src",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(ROOT / "params", tmp_path / "params")
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    for name in [m for m in sys.modules if m == "templates_src" or m.startswith("templates_src.")]:
+        monkeypatch.delitem(sys.modules, name)
+    return tmp_path
+
+
+def test_the_build_fails_naming_each_stateful_resource_without_its_policies(project_copy):
+    (project_copy / "templates_src" / "scratch.py").write_text(UNPROTECTED_LAYER)
+    with pytest.raises(BuildError) as failure:
+        build(Project(project_copy, output=project_copy / "build"), force=True)
+    lines = str(failure.value).splitlines()
+    assert any(line.startswith("scratch.json: ScratchBucket (AWS::S3::Bucket) needs DeletionPolicy") for line in lines)
+    assert any(line.startswith("scratch.json: ScratchBucket (AWS::S3::Bucket) needs UpdateReplacePolicy")
+               for line in lines)
+    assert any(line.startswith("scratch.json: ScratchCache (AWS::ElastiCache::ReplicationGroup) needs DeletionPolicy")
+               for line in lines)
+    assert not any("ScratchCache" in line and "UpdateReplacePolicy" in line for line in lines)
+    assert not (project_copy / "build" / "manifest.json").exists()  # nothing was linted or recorded
+
+
+# --- what replaces the database or the cache --------------------------------------------------
+
+def schema(resource_type: str) -> dict:
+    from cfnlint.schema import PROVIDER_SCHEMA_MANAGER
+
+    return PROVIDER_SCHEMA_MANAGER.get_resource_schema("ap-northeast-2", resource_type).schema
+
+
+def replacing(resource_type: str) -> dict[str, str]:
+    """property -> "always replaces" / "may replace", from the resource schema."""
+    found = {}
+    for words, key in LEVEL_WORDS.items():
+        for pointer in schema(resource_type).get(key, []):
+            found.setdefault(pointer.split("/")[2], words)
+    return found
+
+
+def doc_section(heading: str) -> str:
+    text = DOCS.read_text()
+    start = text.index(f"\n## {heading}\n")
+    end = text.find("\n## ", start + 1)
+    return text[start:end if end != -1 else None]
+
+
+def documented_properties(resource_type: str) -> dict[str, str]:
+    rows = re.findall(r"^\| `(\w+)` \| (always replaces|may replace) \|", doc_section(resource_type), re.M)
+    return dict(rows)
+
+
+def documented_parameters() -> set[tuple[str, str, str, str]]:
+    rows = re.findall(r"^\| `(\w+)` \| `(\w+)\.(\w+)` \| (always replaces|may replace) \|",
+                      doc_section("Parameters that may replace the database or the cache"), re.M)
+    return set(rows)
+
+
+def referenced_names(value, conditions: dict) -> set[str]:
+    """Parameter (or resource) names a value depends on, through Ref, Fn::Sub
+    and the conditions of Fn::If."""
+    names: set[str] = set()
+    if isinstance(value, list):
+        for item in value:
+            names |= referenced_names(item, conditions)
+    elif isinstance(value, dict):
+        for key, args in value.items():
+            if key == "Ref":
+                names.add(args)
+            elif key == "Condition":
+                names |= referenced_names(conditions[args], conditions)
+            elif key == "Fn::If":
+                names |= referenced_names(conditions[args[0]], conditions) | referenced_names(args[1:], conditions)
+            elif key == "Fn::Sub":
+                text, variables = (args, {}) if isinstance(args, str) else args
+                names |= set(re.findall(r"\$\{([^}!.]+)\}", text)) - set(variables)
+                names |= referenced_names(variables, conditions)
+            else:
+                names |= referenced_names(args, conditions)
+    return names
+
+
+def parameter_fed_replacements(template: dict, parameters) -> set[tuple[str, str, str, str]]:
+    """(parameter, resource, property, level) for every property of an RDS
+    instance or a replication group that a parameter feeds and whose change
+    may replace the resource."""
+    found = set()
+    conditions = template.get("Conditions", {})
+    for logical_id, resource in template["Resources"].items():
+        if resource["Type"] not in SCHEMA_TYPES:
+            continue
+        levels = replacing(resource["Type"])
+        for prop, value in resource.get("Properties", {}).items():
+            if prop in levels:
+                for name in referenced_names(value, conditions) & set(parameters):
+                    found.add((name, logical_id, prop, levels[prop]))
+    return found
+
+
+@pytest.mark.parametrize("resource_type", SCHEMA_TYPES)
+def test_docs_list_exactly_the_properties_the_schema_says_replace(resource_type):
+    assert documented_properties(resource_type) == replacing(resource_type)
+
+
+def test_every_parameter_that_can_replace_the_database_or_the_cache_is_documented():
+    fed = parameter_fed_replacements(templates()["data"], catalogue())
+    assert fed == documented_parameters()
+
+
+def test_a_parameter_feeding_a_create_only_property_is_caught():
+    template = {"Resources": {"Db": {"Type": "AWS::RDS::DBInstance", "Properties": {
+        "DBName": {"Fn::If": ["Named", {"Ref": "DbNameParam"}, "codemate"]},
+        "DBInstanceClass": {"Ref": "DbInstanceClass"},
+    }}}, "Conditions": {"Named": {"Fn::Equals": [{"Ref": "NamingMode"}, "custom"]}}}
+    fed = parameter_fed_replacements(template, {"DbNameParam", "NamingMode", "DbInstanceClass"})
+    assert fed == {("DbNameParam", "Db", "DBName", "always replaces"),
+                   ("NamingMode", "Db", "DBName", "always replaces")}
+
+
+def test_docs_give_every_stateful_resource_its_policies():
+    rows = re.findall(r"^\| `(\w+)` \| `([\w:]+)` \| (\w+) \| (\w+) \|", doc_section("Deletion and replacement policies"),
+                      re.M)
+    documented = {lid: (rtype, deletion, replace) for lid, rtype, deletion, replace in rows}
+    actual = {lid: (r["Type"], r["DeletionPolicy"], r["UpdateReplacePolicy"])
+              for name, t in templates().items() for lid, r in t.get("Resources", {}).items()
+              if name in ("storage", "data") and is_stateful(r["Type"])}
+    assert documented == actual

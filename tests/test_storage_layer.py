@@ -1,0 +1,190 @@
+"""The storage layer holds the SPEC's values (section 5) for dev and prod:
+bucket names, versioning, encryption, lifecycle, CORS, public access
+blocks, bucket policies, ECR repositories and the project's KMS key."""
+
+import json
+
+import pytest
+
+from codemate_cfn import paramfile
+from codemate_cfn.stateful import is_stateful, missing_policies
+from layer_values import ENVIRONMENTS, ROOT, Environment, catalogue, templates
+
+BUCKETS = ("FilesBucket", "StaticBucket", "LogsBucket")
+DOMAINS = {"dev": "codemate-dev.code1398.io", "prod": "codemate.code1398.io"}
+ELB_ACCOUNT_AP_NORTHEAST_2 = "600734575887"
+
+
+@pytest.fixture(params=ENVIRONMENTS)
+def storage(request) -> Environment:
+    return Environment("storage", request.param)
+
+
+def env_name(storage: Environment) -> str:
+    return storage.values["EnvironmentName"]
+
+
+def transitions(rule: dict) -> list[tuple[int, str]]:
+    return [(t["TransitionInDays"], t["StorageClass"]) for t in rule.get("Transitions", [])]
+
+
+def only_rule(storage: Environment, bucket: str) -> dict:
+    rules = storage.props(bucket)["LifecycleConfiguration"]["Rules"]
+    assert len(rules) == 1
+    assert rules[0]["Status"] == "Enabled"
+    return rules[0]
+
+
+def policy_of(storage: Environment, bucket: str) -> list[dict]:
+    policies = [p["Properties"] for p in storage.of_type("AWS::S3::BucketPolicy").values()
+                if p["Properties"]["Bucket"] == {"Ref": bucket}]
+    assert len(policies) == 1, f"{bucket} should have exactly one bucket policy"
+    return policies[0]["PolicyDocument"]["Statement"]
+
+
+def test_bucket_names_carry_the_environment_and_the_account(storage):
+    env = env_name(storage)
+    assert storage.props("FilesBucket")["BucketName"] == {"Fn::Sub": f"codemate-files-{env}-${{AWS::AccountId}}"}
+    assert storage.props("StaticBucket")["BucketName"] == f"codemate-static-{env}"
+    assert storage.props("LogsBucket")["BucketName"] == {"Fn::Sub": f"codemate-logs-{env}-${{AWS::AccountId}}"}
+
+
+def test_every_bucket_blocks_all_public_access_and_uses_sse_s3(storage):
+    buckets = storage.of_type("AWS::S3::Bucket")
+    assert sorted(buckets) == sorted(BUCKETS)
+    for bucket in buckets.values():
+        props = bucket["Properties"]
+        assert props["PublicAccessBlockConfiguration"] == {
+            "BlockPublicAcls": True, "BlockPublicPolicy": True,
+            "IgnorePublicAcls": True, "RestrictPublicBuckets": True,
+        }
+        rule, = props["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+        assert rule["ServerSideEncryptionByDefault"] == {"SSEAlgorithm": "AES256"}
+
+
+def test_versioning_on_files_and_logs_off_for_static_assets(storage):
+    assert storage.props("FilesBucket")["VersioningConfiguration"] == {"Status": "Enabled"}
+    assert storage.props("LogsBucket")["VersioningConfiguration"] == {"Status": "Enabled"}
+    assert "VersioningConfiguration" not in storage.props("StaticBucket")
+
+
+def test_lifecycle_rules_match_the_spec(storage):
+    files = only_rule(storage, "FilesBucket")
+    assert transitions(files) == [(30, "STANDARD_IA"), (90, "GLACIER_IR"), (365, "DEEP_ARCHIVE")]
+    assert "ExpirationInDays" not in files  # user files are never expired
+    static = only_rule(storage, "StaticBucket")
+    assert static["ExpirationInDays"] == 30 and transitions(static) == []
+    logs = only_rule(storage, "LogsBucket")
+    assert transitions(logs) == [(90, "GLACIER")]
+    assert logs["ExpirationInDays"] == 365
+
+
+def test_files_bucket_cors_allows_only_the_environments_site(storage):
+    rule, = storage.props("FilesBucket")["CorsConfiguration"]["CorsRules"]
+    assert rule["AllowedOrigins"] == [f"https://{DOMAINS[env_name(storage)]}"]
+    assert sorted(rule["AllowedMethods"]) == ["DELETE", "GET", "POST", "PUT"]
+    assert rule["AllowedHeaders"] == ["*"]
+    assert rule["MaxAge"] == 3000
+
+
+def test_every_bucket_policy_denies_requests_without_tls(storage):
+    for bucket in BUCKETS:
+        first = policy_of(storage, bucket)[0]
+        assert first["Effect"] == "Deny" and first["Principal"] == "*" and first["Action"] == ["s3:*"]
+        assert first["Condition"] == {"Bool": {"aws:SecureTransport": False}}
+        assert first["Resource"] == [{"Fn::GetAtt": [bucket, "Arn"]}, {"Fn::Sub": "${%s.Arn}/*" % bucket}]
+
+
+def test_no_bucket_policy_allows_everyone(storage):
+    for bucket in BUCKETS:
+        for statement in policy_of(storage, bucket):
+            if statement["Effect"] == "Allow":
+                assert statement["Principal"] != "*", f"{bucket}: {statement['Sid']} allows anyone"
+
+
+def test_logs_bucket_accepts_alb_access_logs_from_the_seoul_elb_account(storage):
+    statement, = [s for s in policy_of(storage, "LogsBucket") if s["Sid"] == "AlbAccessLogsWrite"]
+    assert statement["Principal"] == {"AWS": {"Fn::Sub": f"arn:${{AWS::Partition}}:iam::{ELB_ACCOUNT_AP_NORTHEAST_2}:root"}}
+    assert statement["Action"] == ["s3:PutObject"]
+    assert statement["Resource"] == [{"Fn::Sub": "${LogsBucket.Arn}/alb/AWSLogs/${AWS::AccountId}/*"}]
+    assert storage.output("AlbLogPrefix") == "alb/"
+
+
+def test_logs_bucket_accepts_the_flow_logs_the_network_layer_sends(storage):
+    writes, = [s for s in policy_of(storage, "LogsBucket") if s["Sid"] == "FlowLogsWrite"]
+    assert writes["Principal"] == {"Service": "delivery.logs.amazonaws.com"}
+    assert writes["Condition"]["StringEquals"]["s3:x-amz-acl"] == "bucket-owner-full-control"
+    prefix = storage.output("VpcFlowLogPrefix")
+    assert writes["Resource"] == [{"Fn::Sub": "${LogsBucket.Arn}/%sAWSLogs/${AWS::AccountId}/*" % prefix}]
+    flow_log = Environment("network", env_name(storage)).props("VpcFlowLog")
+    assert flow_log["LogDestination"]["Fn::Sub"][0] == "${LogsBucketArn}/" + prefix
+
+
+def test_logs_bucket_keeps_acls_for_cloudfront_standard_logging(storage):
+    # CloudFront standard logging needs bucket ACLs; the other buckets have none.
+    ownership = {b: storage.props(b)["OwnershipControls"]["Rules"][0]["ObjectOwnership"] for b in BUCKETS}
+    assert ownership == {"FilesBucket": "BucketOwnerEnforced", "StaticBucket": "BucketOwnerEnforced",
+                         "LogsBucket": "BucketOwnerPreferred"}
+    assert storage.output("CloudFrontLogPrefix") == "cloudfront/"
+    assert storage.output("LogsBucketDomainName") == {"Fn::GetAtt": ["LogsBucket", "DomainName"]}
+
+
+def test_static_assets_are_readable_only_by_this_accounts_cloudfront(storage):
+    statements = policy_of(storage, "StaticBucket")
+    allows = [s for s in statements if s["Effect"] == "Allow"]
+    assert len(allows) == 1
+    read, = allows
+    assert read["Principal"] == {"Service": "cloudfront.amazonaws.com"}
+    assert read["Action"] == ["s3:GetObject"]
+    assert read["Condition"]["StringEquals"] == {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
+    assert read["Condition"]["ArnLike"] == {
+        "aws:SourceArn": {"Fn::Sub": "arn:${AWS::Partition}:cloudfront::${AWS::AccountId}:distribution/*"}}
+
+
+@pytest.mark.parametrize("service", ["frontend", "backend"])
+def test_ecr_repositories_scan_keep_ten_images_and_never_move_tags(storage, service):
+    props = storage.props(f"{service.capitalize()}Repository")
+    assert props["RepositoryName"] == f"codemate-{service}-{env_name(storage)}"
+    assert props["ImageScanningConfiguration"] == {"ScanOnPush": True}
+    assert props["ImageTagMutability"] == "IMMUTABLE"
+    assert props["EncryptionConfiguration"] == {"EncryptionType": "KMS", "KmsKey": {"Fn::GetAtt": ["KmsKey", "Arn"]}}
+    rule, = json.loads(props["LifecyclePolicy"]["LifecyclePolicyText"])["rules"]
+    assert rule["selection"] == {"tagStatus": "any", "countType": "imageCountMoreThan", "countNumber": 10}
+    assert rule["action"] == {"type": "expire"}
+
+
+def test_kms_key_rotates_and_is_named_per_environment(storage):
+    key = storage.props("KmsKey")
+    assert key["EnableKeyRotation"] is True
+    admin, = key["KeyPolicy"]["Statement"]
+    assert admin["Principal"] == {"AWS": {"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:root"}}
+    assert storage.props("KmsKeyAlias") == {"AliasName": f"alias/codemate-{env_name(storage)}",
+                                            "TargetKeyId": {"Ref": "KmsKey"}}
+    assert storage.output("KmsKeyArn") == {"Fn::GetAtt": ["KmsKey", "Arn"]}
+
+
+def test_every_stateful_storage_resource_is_retained():
+    resources = templates()["storage"]["Resources"]
+    stateful = {lid: r for lid, r in resources.items() if is_stateful(r["Type"])}
+    assert sorted(stateful) == sorted([*BUCKETS, "FrontendRepository", "BackendRepository", "KmsKey"])
+    for resource in stateful.values():
+        assert (resource["DeletionPolicy"], resource["UpdateReplacePolicy"]) == ("Retain", "Retain")
+    assert missing_policies("storage.json", templates()["storage"]) == []
+
+
+def test_root_prints_the_repository_urls():
+    outputs = templates()["root"]["Outputs"]
+    for service in ("frontend", "backend"):
+        name = f"{service.capitalize()}RepositoryUri"
+        assert outputs[name] == {"Description": f"ecr_{service}_url",
+                                 "Value": {"Fn::GetAtt": ["StorageStack", f"Outputs.{name}"]}}
+
+
+def test_a_domain_name_that_is_not_a_host_name_is_rejected(tmp_path):
+    source = json.loads((ROOT / "params" / "dev.json").read_text())
+    source["Parameters"]["DomainName"] = "https://Codemate.example"
+    path = tmp_path / "dev.json"
+    path.write_text(json.dumps(source))
+    _, problems = paramfile.check(path, catalogue())
+    assert len(problems) == 1
+    assert problems[0].startswith(f"{path}: Parameters.DomainName: 'https://Codemate.example' does not match")
