@@ -192,16 +192,18 @@ class Context:
 
     def _function(self, key: str, args):
         """Functions worked out when their arguments are known; otherwise kept."""
-        if key == "Fn::Join" and is_concrete(args) and all(isinstance(v, str) for v in args[1]):
+        if not (isinstance(args, list) and len(args) >= 2 and is_concrete(args)):
+            return {key: args}
+        if key == "Fn::Join" and isinstance(args[1], list) and all(isinstance(v, str) for v in args[1]):
             return args[0].join(args[1])
-        if key == "Fn::Select" and is_concrete(args) and isinstance(args[1], list):
+        if key == "Fn::Select" and isinstance(args[1], list) and str(args[0]).isdigit() and int(args[0]) < len(args[1]):
             return args[1][int(args[0])]
-        if key == "Fn::Split" and is_concrete(args) and isinstance(args[1], str):
+        if key == "Fn::Split" and isinstance(args[1], str):
             return args[1].split(args[0])
-        if key == "Fn::FindInMap" and is_concrete(args[:3]):
+        if key == "Fn::FindInMap":
             try:
                 return self.template["Mappings"][args[0]][args[1]][args[2]]
-            except KeyError:
+            except (KeyError, IndexError, TypeError):
                 raise CodemateError(f"{self.where}: Fn::FindInMap {args[:3]} is not in Mappings") from None
         return {key: args}
 

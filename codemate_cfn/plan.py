@@ -31,6 +31,7 @@ ATTRIBUTES = {
 }
 ACTIONS = ("add", "modify", "remove")
 MISSING = object()
+NO_ECHO_MASK = "****"  # how describe_stacks shows a NoEcho parameter's value
 
 
 @dataclass
@@ -92,13 +93,13 @@ def _dependency_order(resources: dict) -> list[str]:
         lid: (references(r) | set(_depends_on(r.get("DependsOn")))) & set(resources) - {lid}
         for lid, r in resources.items()
     }
-    ordered: list[str] = []
+    ordered: dict[str, None] = {}
     while len(ordered) < len(resources):
-        ready = [lid for lid in resources if lid not in ordered and needs[lid] <= set(ordered)]
-        if not ready:
-            return ordered + [lid for lid in resources if lid not in ordered]
-        ordered.append(ready[0])
-    return ordered
+        ready = next((lid for lid in resources if lid not in ordered and needs[lid] <= ordered.keys()), None)
+        if ready is None:
+            return [*ordered, *(lid for lid in resources if lid not in ordered)]
+        ordered[ready] = None
+    return list(ordered)
 
 
 def _detail(resource_type: str, path: tuple) -> str:
@@ -180,26 +181,45 @@ class _StackDiff:
     def _modified(self, lid: str, extra: list[str]) -> Change | None:
         old_resource, new_resource = self.old.resources[lid], self.new.resources[lid]
         rtype = new_resource.get("Type", "")
-        details: list[str] = []
-        level = "false"
-        if old_resource.get("Type") != rtype:
-            details.append(f"type (was {old_resource.get('Type')})")
-            level = "true"
         old_props, new_props = _properties(self.old, lid), _properties(self.new, lid)
-        for path, certain in changed_paths(old_props, new_props):
-            path_level = replacement(rtype, path, self.region)
-            level = strongest(level, path_level if certain else weakest(path_level, "conditional"))
-            details.append(_detail(rtype, path))
-        for attribute, label in ATTRIBUTES.items():
-            old_value, new_value = (self.old.resolve(old_resource.get(attribute)), self.new.resolve(new_resource.get(attribute)))
-            if attribute == "DependsOn":
-                old_value, new_value = _depends_on(old_value), _depends_on(new_value)
-            if old_value != new_value:
-                details.append(label)
+        level, details = self._property_changes(rtype, old_props, new_props)
+        if old_resource.get("Type") != rtype:
+            level, details = "true", [f"type (was {old_resource.get('Type')})", *details]
+        details += self._condition_doubt(old_resource, new_resource) + self._attribute_changes(old_resource, new_resource)
         details = list(dict.fromkeys(details + extra))
         if not details:
             return None
         return self._row("modify", lid, self.new, level, details, old_props, new_props)
+
+    def _property_changes(self, rtype: str, old_props: dict, new_props: dict) -> tuple[str, list[str]]:
+        """The replacement level and the details of the changed properties."""
+        level, details = "false", []
+        for path, certain in changed_paths(old_props, new_props):
+            path_level = replacement(rtype, path, self.region)
+            level = strongest(level, path_level if certain else weakest(path_level, "conditional"))
+            details.append(_detail(rtype, path))
+        return level, details
+
+    def _condition_doubt(self, old_resource: dict, new_resource: dict) -> list[str]:
+        """A note when the resource's condition hangs on values only AWS
+        knows and those may differ now, so it may come or go."""
+        name = new_resource.get("Condition")
+        if not name or isinstance(self.new.condition(name), bool):
+            return []
+        if old_resource.get("Condition") == name and self.old.condition(name) == self.new.condition(name):
+            return []
+        return [f"condition {name} may change (it depends on values only AWS knows)"]
+
+    def _attribute_changes(self, old_resource: dict, new_resource: dict) -> list[str]:
+        found = []
+        for attribute, label in ATTRIBUTES.items():
+            old_value = self.old.resolve(old_resource.get(attribute))
+            new_value = self.new.resolve(new_resource.get(attribute))
+            if attribute == "DependsOn":
+                old_value, new_value = _depends_on(old_value), _depends_on(new_value)
+            if old_value != new_value:
+                found.append(label)
+        return found
 
 
 # -- the root and its nested stacks -------------------------------------------
@@ -232,6 +252,17 @@ def _evaluate(name: str, template: dict | None, given: dict) -> Context:
     return Context(name, template, parameter_values(template, given))
 
 
+def _unmasked(old_params: dict, new_params: dict, root: dict) -> dict:
+    """Old values with NoEcho parameters that AWS shows as "****" taken as
+    unchanged: nobody can tell offline."""
+    specs = root.get("Parameters", {})
+    return {
+        name: new_params.get(name, specs[name].get("Default", value))
+        if value == NO_ECHO_MASK and specs.get(name, {}).get("NoEcho") else value
+        for name, value in old_params.items()
+    }
+
+
 def predict(
     old: dict[str, dict] | None,
     new: dict[str, dict],
@@ -244,12 +275,14 @@ def predict(
     old/new map template names to template dicts: "root" and one per layer,
     the root nesting each layer as resource <Name>Stack. *_params are the
     root stack's parameter values; TemplatesBucketName and TemplatesKeyPrefix
-    are ignored (they move with every upload, the templates do not)."""
+    are ignored (they move with every upload, the templates do not); old
+    NoEcho values shown as "****" count as unchanged."""
     if ROOT not in new:
         raise CodemateError(f"plan: no {ROOT} template among the new templates ({', '.join(sorted(new)) or 'none'})")
     old = old or {}
     deployer = {p.name for p in DEPLOYER_PARAMS}
-    old_root = Context(ROOT, old.get(ROOT, {}), parameter_values(old.get(ROOT, {}), old_params or {}, deployer))
+    old_params = _unmasked(old_params or {}, new_params, new[ROOT])
+    old_root = Context(ROOT, old.get(ROOT, {}), parameter_values(old.get(ROOT, {}), old_params, deployer))
     new_root = Context(ROOT, new[ROOT], parameter_values(new[ROOT], new_params, deployer))
     by_stack: dict[str, list[Change]] = {ROOT: []}
     stack_ids: dict[str, str] = {}

@@ -219,6 +219,24 @@ def test_fn_if_with_no_value_drops_the_property():
     assert (change.replacement, change.details) == ("false", ["property VersioningConfiguration"])
 
 
+def test_join_select_and_find_in_map_are_worked_out():
+    t = template({"Files": bucket(BucketName={"Fn::Join": ["-", [
+        "files", {"Fn::FindInMap": ["Sizes", {"Ref": "Env"}, "Suffix"]},
+        {"Fn::Select": ["1", {"Fn::Split": [",", "a,b,c"]}]}]]})}, ["Env"])
+    t["Mappings"] = {"Sizes": {"dev": {"Suffix": "small"}, "test": {"Suffix": "small"}, "prod": {"Suffix": "large"}}}
+    assert predict({"root": t}, {"root": t}, {"Env": "dev"}, {"Env": "test"}) == []  # same mapped value
+    assert only(predict({"root": t}, {"root": t}, {"Env": "dev"}, {"Env": "prod"})).details == ["property BucketName"]
+    with pytest.raises(CodemateError, match=r"root: Fn::FindInMap \['Sizes', 'qa', 'Suffix'\] is not in Mappings"):
+        predict({"root": t}, {"root": t}, {"Env": "dev"}, {"Env": "qa"})
+
+
+def test_a_masked_no_echo_value_counts_as_unchanged():
+    t = template({"Secret": {"Type": "AWS::SSM::Parameter", "Properties": {"Type": "String", "Value": {"Ref": "Token"}}}})
+    t["Parameters"]["Token"] = {"Type": "String", "NoEcho": True}
+    assert predict({"root": t}, {"root": t}, {"Token": "****"}, {"Token": "s3cret"}) == []
+    assert only(predict({"root": t}, {"root": t}, {"Token": "old"}, {"Token": "new"})).details == ["property Value"]
+
+
 def test_a_replaced_resource_changes_what_references_it():
     old = {"Files": bucket(BucketName="a"),
            "Policy": {"Type": "AWS::S3::BucketPolicy", "Properties": {"Bucket": {"Ref": "Files"}, "PolicyDocument": {}}},
@@ -334,6 +352,20 @@ def test_an_output_that_may_change_makes_the_consumer_uncertain():
     by = rows(predict(layers(False), layers(True), {"Env": "dev"}, {"Env": "dev"}))
     assert by["storage", "modify", "Db"].replacement == "conditional"
     assert by["app", "modify", "Policy"].replacement == "conditional"
+
+
+def test_a_condition_on_another_layers_output_is_kept_and_flagged_when_it_may_flip():
+    def layers(bucket_name):
+        t = two_layers(bucket_name=bucket_name)
+        t["app"]["Conditions"] = {"Shared": {"Fn::Equals": [{"Ref": "FilesArn"}, "arn:aws:s3:::shared"]}}
+        t["app"]["Resources"]["Topic"] = {"Type": "AWS::SNS::Topic", "Condition": "Shared", "Properties": {}}
+        return t
+
+    assert predict(layers("files"), layers("files"), {"Env": "dev"}, {"Env": "dev"}) == []
+    by = rows(predict(layers("files"), layers("data"), {"Env": "dev"}, {"Env": "dev"}))
+    topic = by["app", "modify", "Topic"]
+    assert topic.details == ["condition Shared may change (it depends on values only AWS knows)"]
+    assert topic.replacement == "false"
 
 
 def with_cache_layer():
