@@ -75,7 +75,7 @@ def lifecycle_rule(rule_id: str, transitions=(), **props) -> LifecycleRule:
 
 def bucket(t, logical_id: str, name, rule: LifecycleRule, versioned: bool = False,
            ownership: str = "BucketOwnerEnforced", **props) -> Bucket:
-    """A private, encrypted bucket with lifecycle rules that survives stack
+    """A private, encrypted bucket with one lifecycle rule that survives stack
     deletion and replacement."""
     if versioned:
         props["VersioningConfiguration"] = VersioningConfiguration(Status="Enabled")
