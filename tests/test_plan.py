@@ -466,6 +466,15 @@ def test_a_wider_port_range_or_source_is_called_out():
     assert only(plan_one({"Web": old}, {"Web": narrower})).widens_access == []
 
 
+def test_dropping_every_egress_rule_is_called_out():
+    # with no egress rules AWS puts back its allow-all rule
+    old = security_group()
+    old["Properties"]["SecurityGroupEgress"] = [{"IpProtocol": "icmp", "FromPort": 252, "ToPort": 86,
+                                                 "CidrIp": "255.255.255.255/32"}]
+    change = only(plan_one({"Db": old}, {"Db": security_group()}))
+    assert change.widens_access == ["egress rules removed: AWS then allows all outbound traffic"]
+
+
 def test_a_standalone_ingress_resource_is_a_rule_too():
     ingress = lambda cidr: {"Type": "AWS::EC2::SecurityGroupIngress",
                             "Properties": {"GroupId": "sg-1", "IpProtocol": "-1", "CidrIp": cidr}}
