@@ -27,10 +27,15 @@ def to_json(template: dict) -> str:
 
 
 def render(project: Project) -> Rendered:
-    catalogue = load_catalogue(project.root)
-    layers = {layer.name: layer for layer in load_layers(project.root)}
+    layers = load_layers(project.root)
     if not layers:
         raise BuildError(f"{project.sources}: no layer modules (a module defining LAYER)")
+    return render_layers(layers, load_catalogue(project.root))
+
+
+def render_layers(layer_list: list, catalogue: dict) -> Rendered:
+    """Render the given layers and the root that nests them."""
+    layers = {layer.name: layer for layer in layer_list}
     built = {}
     for name, layer in layers.items():
         try:
@@ -40,5 +45,9 @@ def render(project: Project) -> Rendered:
     root, order = root_template(layers, built, catalogue, ROOT_DESCRIPTION)
     templates = {ROOT_NAME: root.to_dict()}
     for name in order:
-        templates[name] = built[name].to_dict()
+        try:
+            # troposphere checks required properties only here, on to_dict()
+            templates[name] = built[name].to_dict()
+        except (TypeError, ValueError, AttributeError, KeyError) as exc:
+            raise BuildError(f"layer {name}: {exc}") from exc
     return Rendered(templates, order)

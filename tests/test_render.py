@@ -1,0 +1,29 @@
+"""Rendering turns troposphere's own validation errors into one-line build
+errors that name the layer."""
+
+import pytest
+from troposphere.rds import DBInstance
+
+from codemate_cfn.errors import BuildError
+from codemate_cfn.layer import Layer
+from codemate_cfn.parameter import Param
+from codemate_cfn.render import render_layers
+
+
+CATALOGUE = {"EnvironmentName": Param("EnvironmentName", "dev or prod", allowed_values=("dev", "prod"))}
+
+
+def test_a_missing_required_property_names_the_layer():
+    def build(t):
+        t.add(DBInstance("Database", DBInstanceClass="db.t4g.micro"))  # no Engine
+
+    with pytest.raises(BuildError, match=r"^layer data: Resource Engine is required in type AWS::RDS::DBInstance"):
+        render_layers([Layer("data", "a database without an engine", build)], CATALOGUE)
+
+
+def test_a_wrong_property_type_names_the_layer():
+    def build(t):
+        t.add(DBInstance("Database", Engine="postgres", AllocatedStorage=["twenty"]))
+
+    with pytest.raises(BuildError, match=r"^layer data: "):
+        render_layers([Layer("data", "a database with bad storage", build)], CATALOGUE)
