@@ -76,10 +76,7 @@ def database(t):
     common = dict(
         Engine="postgres",
         DBInstanceClass=t.input("DbInstanceClass"),
-        # The group by its name plus DependsOn rather than Ref: same template
-        # for CloudFormation, and the local emulator cannot Ref a parameter group.
-        DBParameterGroupName=parameter_group_name,
-        DependsOn=[parameters.title],
+        DBParameterGroupName=Ref(parameters),
         VPCSecurityGroups=[t.input("RdsSecurityGroupId")],
         PubliclyAccessible=False,
         Port=str(POSTGRES_PORT),
