@@ -81,8 +81,7 @@ def test_database_forces_tls_through_its_own_parameter_group(data):
     group = data.props("DbParameterGroup")
     assert group["Family"] == "postgres17"
     assert group["Parameters"] == {"rds.force_ssl": "1"}
-    assert data.props("Database")["DBParameterGroupName"] == group["DBParameterGroupName"]
-    assert data.resource("Database")["DependsOn"] == ["DbParameterGroup"]
+    assert data.props("Database")["DBParameterGroupName"] == {"Ref": "DbParameterGroup"}
 
 
 def test_backups_start_at_three_in_the_morning_korean_time(data):
@@ -312,6 +311,22 @@ def referenced_names(value, conditions: dict) -> set[str]:
     return names
 
 
+def through_resources(names: set[str], template: dict) -> set[str]:
+    """The names, plus what feeds the create-only properties of the resources
+    among them, transitively: a parameter that replaces (renames) a referenced
+    resource changes the reference."""
+    resources, conditions = template["Resources"], template.get("Conditions", {})
+    seen, todo = set(), set(names)
+    while todo:
+        name = todo.pop()
+        seen.add(name)
+        if name in resources:
+            create_only = {p for p, level in replacing(resources[name]["Type"]).items() if level == "always replaces"}
+            props = resources[name].get("Properties", {})
+            todo |= referenced_names({p: v for p, v in props.items() if p in create_only}, conditions) - seen
+    return seen
+
+
 def parameter_fed_replacements(template: dict, parameters) -> set[tuple[str, str, str, str]]:
     """(parameter, resource, property, level) for every property of an RDS
     instance or a replication group that a parameter feeds and whose change
@@ -324,7 +339,7 @@ def parameter_fed_replacements(template: dict, parameters) -> set[tuple[str, str
         levels = replacing(resource["Type"])
         for prop, value in resource.get("Properties", {}).items():
             if prop in levels:
-                for name in referenced_names(value, conditions) & set(parameters):
+                for name in through_resources(referenced_names(value, conditions), template) & set(parameters):
                     found.add((name, logical_id, prop, levels[prop]))
     return found
 
