@@ -1,0 +1,130 @@
+"""`bootstrap`: the small stack holding the artifact bucket the nested
+templates are uploaded to: versioned, encrypted, all public access
+blocked, TLS only, old versions expire."""
+
+from __future__ import annotations
+
+from awacs import s3 as s3_actions
+from awacs.aws import Bool, Condition, Deny, PolicyDocument, Principal, Statement
+from troposphere import GetAtt, Output, Ref, Sub, Tags, Template
+from troposphere.s3 import (
+    AbortIncompleteMultipartUpload,
+    Bucket,
+    BucketEncryption,
+    BucketPolicy,
+    LifecycleConfiguration,
+    LifecycleRule,
+    NoncurrentVersionExpiration,
+    OwnershipControls,
+    OwnershipControlsRule,
+    PublicAccessBlockConfiguration,
+    ServerSideEncryptionByDefault,
+    ServerSideEncryptionRule,
+    VersioningConfiguration,
+)
+
+from codemate_cfn import events
+from codemate_cfn.errors import CodemateError
+from codemate_cfn.render import to_json
+
+STACK_NAME = "codemate-cfn-bootstrap"
+BUCKET_OUTPUT = "ArtifactBucketName"
+OLD_VERSION_DAYS = 30
+TAGS = {"Project": "codemate", "ManagedBy": "codemate-cfn"}
+
+
+def template() -> dict:
+    t = Template(Description="codemate-cfn artifact bucket: nested templates uploaded by deploy (codemate-cfn bootstrap).")
+    bucket = t.add_resource(Bucket(
+        "ArtifactBucket",
+        # Account and region in the name: one bucket per account and region.
+        BucketName=Sub("codemate-cfn-artifacts-${AWS::AccountId}-${AWS::Region}"),
+        DeletionPolicy="Retain",
+        UpdateReplacePolicy="Retain",
+        VersioningConfiguration=VersioningConfiguration(Status="Enabled"),
+        BucketEncryption=BucketEncryption(ServerSideEncryptionConfiguration=[
+            ServerSideEncryptionRule(
+                ServerSideEncryptionByDefault=ServerSideEncryptionByDefault(SSEAlgorithm="AES256"),
+                BucketKeyEnabled=True,
+            )
+        ]),
+        PublicAccessBlockConfiguration=PublicAccessBlockConfiguration(
+            BlockPublicAcls=True, BlockPublicPolicy=True, IgnorePublicAcls=True, RestrictPublicBuckets=True,
+        ),
+        OwnershipControls=OwnershipControls(Rules=[OwnershipControlsRule(ObjectOwnership="BucketOwnerEnforced")]),
+        LifecycleConfiguration=LifecycleConfiguration(Rules=[
+            LifecycleRule(
+                Id="ExpireOldVersions",
+                Status="Enabled",
+                NoncurrentVersionExpiration=NoncurrentVersionExpiration(NoncurrentDays=OLD_VERSION_DAYS),
+                AbortIncompleteMultipartUpload=AbortIncompleteMultipartUpload(DaysAfterInitiation=1),
+            )
+        ]),
+        Tags=Tags(**TAGS),
+    ))
+    t.add_resource(BucketPolicy(
+        "ArtifactBucketPolicy",
+        Bucket=Ref(bucket),
+        PolicyDocument=PolicyDocument(Version="2012-10-17", Statement=[
+            Statement(
+                Sid="DenyInsecureTransport",
+                Effect=Deny,
+                Principal=Principal("*"),
+                Action=[s3_actions.Action("*")],
+                Resource=[GetAtt(bucket, "Arn"), Sub("${ArtifactBucket.Arn}/*")],
+                Condition=Condition(Bool("aws:SecureTransport", False)),
+            )
+        ]),
+    ))
+    t.add_output(Output(BUCKET_OUTPUT, Value=Ref(bucket), Description="Bucket holding the uploaded templates."))
+    return t.to_dict()
+
+
+def _bucket(stack: dict) -> str:
+    for output in stack.get("Outputs") or []:
+        if output["OutputKey"] == BUCKET_OUTPUT:
+            return output["OutputValue"]
+    raise CodemateError(f"stack {STACK_NAME} has no output {BUCKET_OUTPUT}: run `python -m codemate_cfn bootstrap` again")
+
+
+def find_bucket(aws) -> str | None:
+    """The artifact bucket's name, or None before the first bootstrap."""
+    stack = events.find_stack(aws.cloudformation, STACK_NAME)
+    if stack is None or stack["StackStatus"] not in events.STABLE:
+        return None
+    return _bucket(stack)
+
+
+def ensure(aws, ui, poll_seconds: float = 5.0) -> str:
+    """Create or update the bootstrap stack; returns the bucket name."""
+    from botocore.exceptions import ClientError
+
+    cfn = aws.cloudformation
+    body = to_json(template())
+    stack = events.find_stack(cfn, STACK_NAME)
+    tags = [{"Key": k, "Value": v} for k, v in TAGS.items()]
+    if stack is not None and stack["StackStatus"] == "ROLLBACK_COMPLETE":
+        ui.step(f"removing {STACK_NAME} (ROLLBACK_COMPLETE after a failed create)")
+        cfn.delete_stack(StackName=stack["StackId"])
+        events.watch(aws, stack["StackId"], ui, since=None, poll_seconds=poll_seconds)
+        stack = None
+    if stack is None:
+        ui.step(f"creating stack {STACK_NAME} (artifact bucket)")
+        stack_id = cfn.create_stack(StackName=STACK_NAME, TemplateBody=body, Tags=tags)["StackId"]
+        since = None
+    else:
+        if stack["StackStatus"] not in events.STABLE:
+            raise CodemateError(f"stack {STACK_NAME} is {stack['StackStatus']}; wait for it or fix it in the console")
+        since = events.latest_timestamp(cfn, stack["StackId"])
+        try:
+            stack_id = cfn.update_stack(StackName=STACK_NAME, TemplateBody=body, Tags=tags)["StackId"]
+        except ClientError as exc:
+            if "No updates are to be performed" in str(exc):
+                return _bucket(stack)
+            raise
+        ui.step(f"updating stack {STACK_NAME}")
+    final = events.watch(aws, stack_id, ui, since=since, poll_seconds=poll_seconds)
+    if final not in events.STABLE:
+        events.report_failure(aws, stack_id, final, ui, since=since)
+        raise CodemateError(f"stack {STACK_NAME} ended {final}")
+    return _bucket(cfn.describe_stacks(StackName=stack_id)["Stacks"][0])

@@ -1,0 +1,113 @@
+"""Change sets on the root stack, nested change sets included: create one,
+wait for it, read what AWS says it changes (root and nested), execute or
+delete it."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+from codemate_cfn.errors import CodemateError
+
+CAPABILITIES = ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"]
+# How AWS says a change set changes nothing (change set, then UpdateStack wording).
+NO_CHANGES = ("didn't contain changes", "No updates are to be performed")
+PENDING = {"CREATE_PENDING", "CREATE_IN_PROGRESS"}
+STACK_TYPE = "AWS::CloudFormation::Stack"
+
+
+@dataclass
+class ChangeSet:
+    id: str
+    stack_id: str
+    kind: str  # CREATE or UPDATE
+    status: str
+    reason: str = ""
+    changes: dict[str, list[dict]] = field(default_factory=dict)  # stack label -> ResourceChange dicts
+
+    @property
+    def no_changes(self) -> bool:
+        return self.status == "FAILED" and any(marker in self.reason for marker in NO_CHANGES)
+
+    @property
+    def failed(self) -> bool:
+        return self.status == "FAILED" and not self.no_changes
+
+    @property
+    def name(self) -> str:
+        return self.id.split(":changeSet/", 1)[-1].split("/", 1)[0]
+
+
+def new_name(now: datetime | None = None) -> str:
+    """A change set name: starts with a letter, letters, digits and '-'."""
+    now = now or datetime.now(timezone.utc)
+    return now.strftime("codemate-%Y%m%d-%H%M%S")
+
+
+def create(cfn, stack_name: str, kind: str, template_url: str, parameters: list[dict], tags: dict[str, str],
+           labels: dict[str, str] | None = None, poll_seconds: float = 2.0, sleep=time.sleep) -> ChangeSet:
+    """Create the change set and wait until AWS has worked it out. `labels`
+    names nested stacks by logical ID ("NetworkStack" -> "network")."""
+    made = cfn.create_change_set(
+        StackName=stack_name,
+        ChangeSetName=new_name(),
+        ChangeSetType=kind,
+        TemplateURL=template_url,
+        Parameters=parameters,
+        Tags=[{"Key": k, "Value": v} for k, v in sorted(tags.items())],
+        Capabilities=CAPABILITIES,
+        IncludeNestedStacks=True,
+        Description="codemate-cfn deploy",
+    )
+    while True:
+        found = cfn.describe_change_set(ChangeSetName=made["Id"])
+        if found["Status"] not in PENDING:
+            break
+        sleep(poll_seconds)
+    change_set = ChangeSet(made["Id"], made["StackId"], kind, found["Status"], found.get("StatusReason", ""))
+    if change_set.status == "CREATE_COMPLETE":
+        change_set.changes = resource_changes(cfn, made["Id"], labels=labels)
+    return change_set
+
+
+def resource_changes(cfn, change_set_id: str, label: str = "root", labels: dict[str, str] | None = None) -> dict[str, list[dict]]:
+    """label -> ResourceChange dicts, for this change set and, through the
+    ChangeSetId of each nested stack's change, every nested change set."""
+    labels = labels or {}
+    found: dict[str, list[dict]] = {label: []}
+    token = None
+    while True:
+        page = cfn.describe_change_set(ChangeSetName=change_set_id, **({"NextToken": token} if token else {}))
+        for change in page.get("Changes", []):
+            resource = change.get("ResourceChange", {})
+            found[label].append(resource)
+            nested = resource.get("ChangeSetId")
+            if resource.get("ResourceType") == STACK_TYPE and nested:
+                logical_id = resource["LogicalResourceId"]
+                found.update(resource_changes(cfn, nested, labels.get(logical_id, logical_id), labels))
+        token = page.get("NextToken")
+        if not token:
+            return found
+
+
+def has_detail(changes: dict[str, list[dict]]) -> bool:
+    """Whether the change set says how things change (AWS does; the
+    emulator lists bare actions, or nothing)."""
+    return any("Details" in c or "Replacement" in c or "Scope" in c for rows in changes.values() for c in rows)
+
+
+def execute(cfn, change_set: ChangeSet) -> None:
+    if change_set.status != "CREATE_COMPLETE":
+        raise CodemateError(f"change set {change_set.name} is {change_set.status} and cannot be executed")
+    cfn.execute_change_set(ChangeSetName=change_set.id)
+
+
+def discard(cfn, change_set: ChangeSet) -> None:
+    """Delete the change set; for a first deploy, also the empty stack
+    CloudFormation made for it (REVIEW_IN_PROGRESS)."""
+    cfn.delete_change_set(ChangeSetName=change_set.id)
+    if change_set.kind == "CREATE":
+        status = cfn.describe_stacks(StackName=change_set.stack_id)["Stacks"][0]["StackStatus"]
+        if status == "REVIEW_IN_PROGRESS":
+            cfn.delete_stack(StackName=change_set.stack_id)

@@ -1,0 +1,458 @@
+"""A local AWS for `deploy --local` and the tests: moto's server on
+127.0.0.1 (a free port), with the patches that let the deploy flow run end
+to end on moto 5.2.5.
+
+Each patch fills one gap seen on moto 5.2.5 (tests/test_emulator.py shows
+each gap against the unpatched behaviour):
+
+- nested outputs: `GetAtt <NestedStack>.Outputs.X` made execute_change_set
+  answer HTTP 500 ('Stack' object has no attribute 'get_cfn_attribute').
+- outputs after a change set: execute_change_set left the stack's outputs
+  empty and kept the old tags; AWS shows the new outputs and the change
+  set's tags.
+- nested update in place: an update of a nested stack deleted it and
+  created a new one (new VPC, a second bucket of the same name); AWS
+  updates the nested stack in place.
+- placeholders: a type moto does not model (ElastiCache replication group,
+  Secrets Manager secret, bucket policy, ...) was skipped, and a `GetAtt`
+  or `Ref` to it failed. It now becomes a placeholder whose physical ID
+  starts with PLACEHOLDER_PREFIX, so `deploy` reports it as "not
+  emulated", never as created.
+- termination protection: UpdateTerminationProtection answered HTTP 500;
+  it now sets the flag, and DeleteStack refuses a protected stack as AWS
+  does.
+- DB instance from a template: moto's model of AWS::RDS::DBInstance read
+  few properties, crashed on `DBParameterGroupName: Ref(<group>)` and had
+  no `MasterUserSecret.SecretArn`; it now takes every property its RDS
+  backend knows.
+- flow log to an S3 folder: a VPC flow log delivering to
+  `arn:aws:s3:::bucket/folder/` crashed moto (it looked for a bucket named
+  "bucket/folder/").
+- resource events: moto recorded stack-level events only; resources now
+  get CREATE/UPDATE/DELETE_COMPLETE events (placeholders none).
+- KMS key from a template: a KMS key with Tags failed (moto handed
+  CloudFormation's Key/Value tags to a backend expecting TagKey/TagValue).
+
+moto is imported only when the emulator starts: it is an optional
+dependency (`pip install codemate-cfn[emulator]`).
+"""
+
+from __future__ import annotations
+
+import logging
+import urllib.request
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+PLACEHOLDER_PREFIX = "not-emulated"
+# moto accepts any credentials; real ones must never reach it.
+DUMMY_CREDENTIALS = {"aws_access_key_id": "emulated", "aws_secret_access_key": "emulated"}
+
+
+def is_placeholder(physical_id: str | None) -> bool:
+    return bool(physical_id) and physical_id.startswith(PLACEHOLDER_PREFIX)
+
+
+# --- the patches ------------------------------------------------------------
+# Each patch returns the (owner, attribute, new value) triples it installs,
+# so a test can take one out again to show the gap it fills.
+
+def _raw(owner, attr):
+    """The attribute as stored on its owner (a classmethod stays one)."""
+    return vars(owner).get(attr, _MISSING)
+
+
+_MISSING = object()
+
+
+def _patch_nested_outputs():
+    """`GetAtt NestedStack.Outputs.X` resolves to the nested stack's output."""
+    from moto.cloudformation.exceptions import UnsupportedAttribute
+    from moto.cloudformation.models import Stack
+
+    def get_cfn_attribute(self, attribute_name: str):
+        if attribute_name.startswith("Outputs."):
+            output = self.output_map.get(attribute_name.split(".", 1)[1])
+            if output is not None:
+                return output.value
+        raise UnsupportedAttribute(resource="Stack", attr=attribute_name)
+
+    return [(Stack, "get_cfn_attribute", get_cfn_attribute)]
+
+
+def _patch_outputs_after_change_set():
+    """After execute_change_set the stack shows its new outputs, tags and
+    parameters."""
+    from moto.cloudformation.models import CloudFormationBackend
+
+    original = _raw(CloudFormationBackend, "execute_change_set")
+
+    def execute_change_set(self, change_set_name, stack_name=None):
+        original(self, change_set_name, stack_name)
+        change_set = self.describe_change_set(change_set_name)
+        stack = self.stacks[change_set.stack_id]
+        stack.output_map = stack._create_output_map()
+        stack.parameters = dict(change_set.parameters)
+        if change_set.tags:
+            stack.tags = dict(change_set.tags)
+
+    return [(CloudFormationBackend, "execute_change_set", execute_change_set)]
+
+
+def _patch_nested_update_in_place():
+    """An update of a nested stack updates that stack; moto deleted it and
+    created a new one with new copies of every resource in it."""
+    from moto.cloudformation.models import Stack
+    from moto.cloudformation.utils import get_stack_from_s3_url
+    from moto.utilities.utils import get_partition
+
+    def update_from_cloudformation_json(cls, original_resource, new_resource_name, cloudformation_json,
+                                        account_id, region_name):
+        properties = cloudformation_json["Properties"]
+        template = get_stack_from_s3_url(properties["TemplateURL"], account_id=account_id,
+                                         partition=get_partition(region_name))
+        original_resource.update(template, parameters=properties.get("Parameters", {}))
+        return original_resource
+
+    return [(Stack, "update_from_cloudformation_json", classmethod(update_from_cloudformation_json))]
+
+
+class Placeholder:
+    """Stands in for a resource of a type moto does not model, so that
+    `Ref` and `GetAtt` to it resolve. Nothing is created."""
+
+    def __init__(self, physical_id: str):
+        self.physical_resource_id = physical_id
+
+    @classmethod
+    def has_cfn_attr(cls, attr: str) -> bool:
+        return True
+
+    @classmethod
+    def create_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
+        return cls(f"{PLACEHOLDER_PREFIX}-{resource_name}")
+
+    @classmethod
+    def update_from_cloudformation_json(cls, original_resource, new_resource_name, cloudformation_json,
+                                        account_id, region_name):
+        return original_resource
+
+    @classmethod
+    def delete_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name):
+        return None
+
+    def delete(self, account_id: str, region_name: str) -> None:
+        return None
+
+    def get_cfn_attribute(self, attribute_name: str) -> str:
+        return f"{self.physical_resource_id}.{attribute_name}"
+
+    def is_created(self) -> bool:
+        return True
+
+
+def _patch_placeholders():
+    """Types moto does not model become placeholders instead of nothing."""
+    from moto.cloudformation import parsing
+
+    original = _raw(parsing, "resource_class_from_type")
+
+    def resource_class_from_type(resource_type: str):
+        found = original(resource_type)
+        if found is None and resource_type not in parsing.NULL_MODELS:
+            return Placeholder
+        return found
+
+    return [(parsing, "resource_class_from_type", resource_class_from_type)]
+
+
+def _patch_termination_protection():
+    """UpdateTerminationProtection sets the flag; DeleteStack honours it."""
+    from moto.cloudformation.exceptions import ValidationError
+    from moto.cloudformation.models import CloudFormationBackend
+    from moto.cloudformation.responses import CloudFormationResponse
+    from moto.core.responses import ActionResult
+
+    def update_termination_protection(self):
+        stack = self.cloudformation_backend.get_stack(self._get_param("StackName"))
+        stack.enable_termination_protection = self._get_bool_param("EnableTerminationProtection", False)
+        return ActionResult({"StackId": stack.stack_id})
+
+    original_delete = _raw(CloudFormationBackend, "delete_stack")
+
+    def delete_stack(self, name_or_stack_id):
+        for stack in list(self.stacks.values()):
+            if name_or_stack_id in (stack.name, stack.stack_id) and stack.enable_termination_protection:
+                raise ValidationError(
+                    name_or_stack_id,
+                    message=f"Stack [{stack.name}] cannot be deleted while TerminationProtection is enabled",
+                )
+        original_delete(self, name_or_stack_id)
+
+    return [
+        (CloudFormationResponse, "update_termination_protection", update_termination_protection),
+        (CloudFormationBackend, "delete_stack", delete_stack),
+    ]
+
+
+# CloudFormation property of AWS::RDS::DBInstance -> (moto's keyword, conversion)
+_DB_PROPERTIES = {
+    "AllocatedStorage": ("allocated_storage", int),
+    "AutoMinorVersionUpgrade": ("auto_minor_version_upgrade", "bool"),
+    "AvailabilityZone": ("availability_zone", str),
+    "BackupRetentionPeriod": ("backup_retention_period", int),
+    "CopyTagsToSnapshot": ("copy_tags_to_snapshot", "bool"),
+    "DBInstanceClass": ("db_instance_class", str),
+    "DBName": ("db_name", str),
+    "DBParameterGroupName": ("db_parameter_group_name", "name"),
+    "DBSubnetGroupName": ("db_subnet_group_name", "name"),
+    "DeletionProtection": ("deletion_protection", "bool"),
+    "EnableCloudwatchLogsExports": ("enable_cloudwatch_logs_exports", list),
+    "Engine": ("engine", str),
+    "EngineVersion": ("engine_version", str),
+    "Iops": ("iops", int),
+    "KmsKeyId": ("kms_key_id", str),
+    "ManageMasterUserPassword": ("manage_master_user_password", "bool"),
+    "MasterUserPassword": ("master_user_password", str),
+    "MasterUsername": ("master_username", str),
+    "MaxAllocatedStorage": ("max_allocated_storage", int),
+    "MultiAZ": ("multi_az", "bool"),
+    "Port": ("port", int),
+    "PreferredBackupWindow": ("preferred_backup_window", str),
+    "PreferredMaintenanceWindow": ("preferred_maintenance_window", str),
+    "PubliclyAccessible": ("publicly_accessible", "bool"),
+    "SourceDBInstanceIdentifier": ("source_db_instance_identifier", str),
+    "StorageEncrypted": ("storage_encrypted", "bool"),
+    "StorageThroughput": ("storage_throughput", int),
+    "StorageType": ("storage_type", str),
+    "Tags": ("tags", list),
+    "VPCSecurityGroups": ("vpc_security_group_ids", list),
+}
+
+
+def _db_value(value, conversion):
+    if conversion == "bool":
+        return value is True or str(value).lower() == "true"
+    if conversion == "name":
+        return getattr(value, "name", value)  # a Ref to a group in the template gives moto's model
+    return conversion(value)
+
+
+def _patch_db_instance_from_template():
+    """A DB instance declared in a template gets its properties: moto read
+    a few (ignoring VPCSecurityGroups, DeletionProtection,
+    ManageMasterUserPassword, MaxAllocatedStorage, log exports), crashed on
+    `DBParameterGroupName: Ref(<DBParameterGroup>)`, and had no
+    `MasterUserSecret.SecretArn` attribute."""
+    from moto.cloudformation.exceptions import UnformattedGetAttTemplateException
+    from moto.rds.models import DBInstance, rds_backends
+
+    original_attribute = _raw(DBInstance, "get_cfn_attribute")
+
+    def create_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
+        properties = cloudformation_json["Properties"]
+        db_kwargs = {
+            keyword: _db_value(properties[name], conversion)
+            for name, (keyword, conversion) in _DB_PROPERTIES.items()
+            if properties.get(name) is not None
+        }
+        db_kwargs["db_instance_identifier"] = resource_name.replace("_", "-")
+        secret = properties.get("MasterUserSecret") or {}
+        if secret.get("KmsKeyId"):
+            db_kwargs["master_user_secret_kms_key_id"] = secret["KmsKeyId"]
+        backend = rds_backends[account_id][region_name]
+        if "source_db_instance_identifier" in db_kwargs:
+            return backend.create_db_instance_read_replica(db_kwargs)
+        return backend.create_db_instance(db_kwargs)
+
+    def has_cfn_attr(cls, attr: str) -> bool:
+        return attr in ("Endpoint.Address", "Endpoint.Port", "MasterUserSecret.SecretArn", "DbiResourceId")
+
+    def get_cfn_attribute(self, attribute_name: str):
+        if attribute_name == "MasterUserSecret.SecretArn" and getattr(self, "master_user_secret", None):
+            return self.master_user_secret.secret_arn
+        if attribute_name == "DbiResourceId":
+            return self.dbi_resource_id
+        try:
+            return original_attribute(self, attribute_name)
+        except UnformattedGetAttTemplateException:
+            raise
+
+    return [
+        (DBInstance, "create_from_cloudformation_json", classmethod(create_from_cloudformation_json)),
+        (DBInstance, "has_cfn_attr", classmethod(has_cfn_attr)),
+        (DBInstance, "get_cfn_attribute", get_cfn_attribute),
+    ]
+
+
+def _patch_flow_log_s3_folder():
+    """A flow log whose S3 destination names a folder
+    (`arn:aws:s3:::bucket/folder/`, as AWS allows) finds its bucket; moto
+    looked for a bucket called "bucket/folder/" and crashed."""
+    from moto.ec2.models.flow_logs import FlowLogsBackend
+
+    original = _raw(FlowLogsBackend, "create_flow_logs")
+
+    def create_flow_logs(self, resource_type, resource_ids, traffic_type, deliver_logs_permission_arn,
+                         log_destination_type, log_destination, *rest):
+        bucket_arn = log_destination
+        if log_destination_type == "s3" and log_destination and "/" in log_destination:
+            bucket_arn = log_destination.split("/", 1)[0]
+        created, unsuccessful = original(self, resource_type, resource_ids, traffic_type,
+                                         deliver_logs_permission_arn, log_destination_type, bucket_arn, *rest)
+        for flow_log in created:
+            flow_log.log_destination = log_destination
+        return created, unsuccessful
+
+    return [(FlowLogsBackend, "create_flow_logs", create_flow_logs)]
+
+
+def _patch_kms_key_from_template():
+    """A KMS key declared in a template gets its tags and key policy in the
+    forms moto's KMS backend keeps (TagKey/TagValue, policy as JSON text);
+    moto passed CloudFormation's Key/Value tags on and failed (KeyError)."""
+    import json
+
+    from moto.kms.models import Key
+
+    original = _raw(Key, "create_from_cloudformation_json").__func__
+
+    def create_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
+        properties = cloudformation_json["Properties"]
+        properties["Tags"] = [{"TagKey": t["Key"], "TagValue": t["Value"]} for t in properties.get("Tags", [])]
+        if isinstance(properties.get("KeyPolicy"), dict):
+            properties["KeyPolicy"] = json.dumps(properties["KeyPolicy"])
+        return original(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs)
+
+    return [(Key, "create_from_cloudformation_json", classmethod(create_from_cloudformation_json))]
+
+
+def _patch_resource_events():
+    """Resources get stack events (CREATE/UPDATE/DELETE_COMPLETE) as on
+    AWS; moto recorded stack-level events only. Placeholders get none: they
+    were not created."""
+    from moto.cloudformation import parsing
+    from moto.cloudformation.models import Event, cloudformation_backends
+
+    def record(resources_map, logical_id, resource, resource_type, status):
+        if resource is None or isinstance(resource, Placeholder):
+            return
+        backend = cloudformation_backends[resources_map._account_id][resources_map._region_name]
+        stack = backend.stacks.get(resources_map.stack_id)
+        if stack is not None:
+            stack.events.append(Event(
+                stack_id=stack.stack_id, stack_name=stack.name, logical_resource_id=logical_id,
+                physical_resource_id=getattr(resource, "physical_resource_id", None), resource_type=resource_type,
+                resource_status=status, resource_status_reason=None, resource_properties=None,
+            ))
+
+    create, update = _raw(parsing, "parse_and_create_resource"), _raw(parsing, "parse_and_update_resource")
+    delete = _raw(parsing.ResourceMap, "_delete_resource")
+
+    def parse_and_create_resource(logical_id, resource_json, resources_map, account_id, region_name):
+        resource = create(logical_id, resource_json, resources_map, account_id, region_name)
+        record(resources_map, logical_id, resource, resource_json["Type"], "CREATE_COMPLETE")
+        return resource
+
+    def parse_and_update_resource(logical_id, resource_json, resources_map, account_id, region_name):
+        resource = update(logical_id, resource_json, resources_map, account_id, region_name)
+        record(resources_map, logical_id, resource, resource_json["Type"], "UPDATE_COMPLETE")
+        return resource
+
+    def _delete_resource(self, parsed_resource, resource_json):
+        delete(self, parsed_resource, resource_json)
+        logical_id = getattr(parsed_resource, "logical_resource_id", None)
+        record(self, logical_id, parsed_resource, resource_json["Type"], "DELETE_COMPLETE")
+
+    return [
+        (parsing, "parse_and_create_resource", parse_and_create_resource),
+        (parsing, "parse_and_update_resource", parse_and_update_resource),
+        (parsing.ResourceMap, "_delete_resource", _delete_resource),
+    ]
+
+
+PATCHES = {
+    "nested outputs": _patch_nested_outputs,
+    "outputs after a change set": _patch_outputs_after_change_set,
+    "nested update in place": _patch_nested_update_in_place,
+    "placeholders": _patch_placeholders,
+    "termination protection": _patch_termination_protection,
+    "DB instance from a template": _patch_db_instance_from_template,
+    "flow log to an S3 folder": _patch_flow_log_s3_folder,
+    "KMS key from a template": _patch_kms_key_from_template,
+    "resource events": _patch_resource_events,
+}
+_installed: dict[str, list[tuple[object, str, object, object]]] = {}  # name -> (owner, attr, original, new)
+
+
+def _put(owner, attr, value) -> None:
+    if value is _MISSING:
+        delattr(owner, attr)
+    else:
+        setattr(owner, attr, value)
+
+
+def apply_patches() -> None:
+    """Install every patch, once per process."""
+    for name, make in PATCHES.items():
+        if name not in _installed:
+            _installed[name] = [(owner, attr, _raw(owner, attr), new) for owner, attr, new in make()]
+            for owner, attr, _, new in _installed[name]:
+                _put(owner, attr, new)
+
+
+@contextmanager
+def unpatched(name: str):
+    """Take one patch out for the duration (to show the gap it fills)."""
+    apply_patches()
+    for owner, attr, original, _ in _installed[name]:
+        _put(owner, attr, original)
+    try:
+        yield
+    finally:
+        for owner, attr, _, new in _installed[name]:
+            _put(owner, attr, new)
+
+
+# --- the server -------------------------------------------------------------
+
+@dataclass
+class Emulator:
+    url: str
+    server: object
+
+    def reset(self) -> None:
+        """Forget every resource (moto's reset API)."""
+        request = urllib.request.Request(f"{self.url}/moto-api/reset", method="POST", data=b"")
+        urllib.request.urlopen(request, timeout=30).close()
+
+    def stop(self) -> None:
+        self.server.stop()
+
+
+def start() -> Emulator:
+    """moto's server on 127.0.0.1, on a free port, with the patches applied."""
+    try:
+        from moto.server import ThreadedMotoServer
+    except ImportError:
+        from codemate_cfn.errors import CodemateError
+
+        raise CodemateError(
+            "the local emulator needs moto: pip install 'codemate-cfn[emulator]' (moto[server]==5.2.5)"
+        ) from None
+    apply_patches()
+    for noisy in ("werkzeug", "moto"):
+        logging.getLogger(noisy).setLevel(logging.ERROR)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    return Emulator(f"http://{host}:{port}", server)
+
+
+@contextmanager
+def running():
+    emulator = start()
+    try:
+        yield emulator
+    finally:
+        emulator.stop()
