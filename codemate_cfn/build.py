@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import sys
 import time
 from dataclasses import asdict, dataclass, field
-from importlib import metadata
 from pathlib import Path
-from typing import Callable
+from collections.abc import Callable
 
 import codemate_cfn
 from codemate_cfn.errors import BuildError, InvalidInput
@@ -45,10 +45,27 @@ class BuildResult:
         return next(t for t in self.templates if t.name == name)
 
 
+def installed_version(dist: str) -> str:
+    """The installed version of `dist`, read off its .dist-info directory
+    name: importing importlib.metadata alone takes longer than a no-op build."""
+    prefix = dist.replace("-", "_").lower() + "-"
+    for entry in sys.path:
+        try:
+            names = os.listdir(entry or ".")
+        except OSError:
+            continue
+        for name in names:
+            if name.endswith(".dist-info") and name.lower().startswith(prefix):
+                return name[len(prefix):-len(".dist-info")]
+    from importlib import metadata
+
+    return metadata.version(dist)
+
+
 def _tool_versions() -> dict[str, str]:
     versions = {"python": sys.version.split()[0], "codemate-cfn": codemate_cfn.__version__}
     for tool in VERSIONED_TOOLS:
-        versions[tool] = metadata.version(tool)
+        versions[tool] = installed_version(tool)
     return versions
 
 
@@ -86,11 +103,22 @@ def _cached(project: Project, key: str) -> BuildResult | None:
     if data.get("key") != key:
         return None
     manifest = data["manifest"]
+    try:
+        if (project.build_dir / MANIFEST_FILE).read_text() != _manifest_text(manifest):
+            return None
+    except FileNotFoundError:
+        return None
     templates = [TemplateInfo(**t) for t in manifest["templates"]]
     for t in templates:
         if _sha256(project.build_dir / t.file) != t.sha256:
             return None
+    if {p.name for p in project.templates_dir.glob("*.json")} != {Path(t.file).name for t in templates}:
+        return None  # a stray template would be uploaded with the others
     return BuildResult(templates, manifest["order"], cached=True, seconds=0.0)
+
+
+def _manifest_text(manifest: dict) -> str:
+    return json.dumps(manifest, indent=2) + "\n"
 
 
 def build(project: Project, force: bool = False, progress: Callable[[str], None] = lambda _: None) -> BuildResult:
@@ -108,6 +136,19 @@ def build(project: Project, force: bool = False, progress: Callable[[str], None]
             hit.seconds = time.perf_counter() - started
             return hit
 
+    from codemate_cfn import lint
+
+    workers = lint.start_workers()  # cfn-lint warms up in them while we render
+    try:
+        result = _build(project, key, workers, progress)
+    finally:
+        if workers is not None:
+            workers.close()
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def _build(project: Project, key: str, workers, progress: Callable[[str], None]) -> BuildResult:
     from codemate_cfn import limits, lint, paramfile, render, stateful
     from codemate_cfn.discovery import load_catalogue
 
@@ -151,18 +192,16 @@ def build(project: Project, force: bool = False, progress: Callable[[str], None]
     if problems:
         raise BuildError("\n".join(problems))
 
-    progress(f"linting {len(paths)} templates with cfn-lint {metadata.version('cfn-lint')} ({lint.REGION})")
-    findings = lint.lint_templates(paths)
+    progress(f"linting {len(paths)} templates with cfn-lint {installed_version('cfn-lint')} ({lint.REGION})")
+    findings = lint.lint_templates(paths, workers)
     manifest = {"order": rendered.order, "templates": [asdict(i) for i in infos]}
-    (project.build_dir / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2) + "\n")
-    result = BuildResult(infos, rendered.order, cached=False, seconds=0.0, findings=findings)
+    (project.build_dir / MANIFEST_FILE).write_text(_manifest_text(manifest))
     cache = project.build_dir / CACHE_FILE
     if lint.failing(findings):
         cache.unlink(missing_ok=True)
     else:
         cache.write_text(json.dumps({"key": key, "manifest": manifest}, indent=2) + "\n")
-    result.seconds = time.perf_counter() - started
-    return result
+    return BuildResult(infos, rendered.order, cached=False, seconds=0.0, findings=findings)
 
 
 def load_manifest(project: Project) -> dict:

@@ -38,7 +38,6 @@ def template_table(result) -> str:
 
 def cmd_build(args) -> int:
     from codemate_cfn.build import build
-    from codemate_cfn.lint import failing
 
     project = find_project(args)
     result = build(project, force=args.force, progress=progress)
@@ -47,6 +46,8 @@ def cmd_build(args) -> int:
     if result.cached:
         say(f"\nup to date: nothing changed since the last build ({where}/, {result.seconds:.2f} s)")
         return 0
+    from codemate_cfn.lint import failing  # not imported for a no-op build
+
     bad = failing(result.findings)
     for finding in result.findings:
         if finding not in bad:
@@ -95,6 +96,9 @@ def parser() -> argparse.ArgumentParser:
     p = sub.add_parser("validate", help="check parameter files against the catalogue")
     p.add_argument("params_files", nargs="+", metavar="PARAMS_FILE")
     p.set_defaults(run=cmd_validate)
+
+    from codemate_cfn.deploy_cli import add_commands  # bootstrap, deploy, plan, outputs, status, delete, ...
+    add_commands(sub)
 
     return top
 
