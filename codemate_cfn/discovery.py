@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 import sys
+import traceback
 from pathlib import Path
 
 from codemate_cfn.errors import BuildError
@@ -32,9 +33,33 @@ def _import_package(project_dir: Path):
     return package
 
 
+def source_location(exc: BaseException) -> str:
+    """Where in templates_src/ `exc` was raised: "templates_src/x.py line N"
+    (the innermost such frame), or "" when it was not raised there."""
+    if isinstance(exc, SyntaxError) and exc.filename:
+        frames = [(exc.filename, exc.lineno)]
+    else:
+        frames = [(f.filename, f.lineno) for f in traceback.extract_tb(exc.__traceback__)]
+    for filename, line in reversed(frames):
+        path = Path(filename)
+        if path.parent.name == SOURCE_PACKAGE:
+            return f"{SOURCE_PACKAGE}/{path.name} line {line}"
+    return ""
+
+
+def _import(module_name: str):
+    """Import one module of templates_src/; its errors become one BuildError line."""
+    try:
+        return importlib.import_module(module_name)
+    except Exception as exc:
+        where = source_location(exc) or module_name.replace(".", "/") + ".py"
+        message = exc.msg if isinstance(exc, SyntaxError) else str(exc)
+        raise BuildError(f"{where}: {type(exc).__name__}: {message}") from exc
+
+
 def load_catalogue(project_dir: Path) -> dict[str, Param]:
     _import_package(project_dir)
-    module = importlib.import_module(f"{SOURCE_PACKAGE}.catalogue")
+    module = _import(f"{SOURCE_PACKAGE}.catalogue")
     catalogue: dict[str, Param] = {}
     for param in module.PARAMETERS:
         if param.name in catalogue:
@@ -47,7 +72,7 @@ def load_layers(project_dir: Path) -> list[Layer]:
     package = _import_package(project_dir)
     layers = []
     for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda m: m.name):
-        module = importlib.import_module(f"{SOURCE_PACKAGE}.{info.name}")
+        module = _import(f"{SOURCE_PACKAGE}.{info.name}")
         layer = getattr(module, "LAYER", None)
         if isinstance(layer, Layer):
             layers.append(layer)

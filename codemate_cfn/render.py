@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from codemate_cfn.discovery import load_catalogue, load_layers
-from codemate_cfn.errors import BuildError
+from codemate_cfn.discovery import load_catalogue, load_layers, source_location
+from codemate_cfn.errors import BuildError, CodemateError
 from codemate_cfn.project import Project
 from codemate_cfn.wiring import root_template
 
@@ -40,8 +40,11 @@ def render_layers(layer_list: list, catalogue: dict) -> Rendered:
     for name, layer in layers.items():
         try:
             built[name] = layer.render(catalogue)
-        except (TypeError, ValueError, AttributeError, KeyError) as exc:
-            raise BuildError(f"layer {name}: {exc}") from exc
+        except CodemateError:
+            raise
+        except Exception as exc:  # a bug in the layer's builder: one line saying where
+            where = source_location(exc)
+            raise BuildError(f"layer {name}: {exc}" + (f" ({where}, {type(exc).__name__})" if where else "")) from exc
     root, order = root_template(layers, built, catalogue, ROOT_DESCRIPTION)
     templates = {ROOT_NAME: root.to_dict()}
     for name in order:

@@ -75,11 +75,23 @@ def order_layers(names: list[str], wiring: dict[str, dict[str, Source]]) -> list
     while remaining:
         ready = sorted(n for n in remaining if needs[n] <= set(ordered))
         if not ready:
-            cycle = ", ".join(sorted(remaining))
-            raise BuildError(f"layers depend on each other in a cycle: {cycle}")
+            cycle = " -> ".join(_cycle(remaining, needs))
+            raise BuildError(f"layers depend on each other in a cycle: {cycle} (each needs an output of the next)")
         ordered.append(ready[0])
         remaining.discard(ready[0])
     return ordered
+
+
+def _cycle(stuck: set[str], needs: dict[str, set[str]]) -> list[str]:
+    """One cycle among layers that cannot be ordered, e.g. [a, b, a]: each
+    needs an output of the next. Every stuck layer needs another stuck one,
+    so walking from any of them must come back round."""
+    path = [min(stuck)]
+    while True:
+        step = min(needs[path[-1]] & stuck)
+        if step in path:
+            return path[path.index(step):] + [step]
+        path.append(step)
 
 
 def root_template(
