@@ -9,6 +9,7 @@ from typing import Callable
 from troposphere import AWSObject, Output, Parameter, Ref, Sub, Tags, Template
 
 PROJECT = "codemate"
+MANAGED_BY = "cloudformation"
 ENVIRONMENT_PARAM = "EnvironmentName"
 
 
@@ -17,7 +18,7 @@ def standard_tags(**extra) -> Tags:
     return Tags(
         Environment=Ref(ENVIRONMENT_PARAM),
         Project=PROJECT,
-        ManagedBy="cloudformation",
+        ManagedBy=MANAGED_BY,
         **extra,
     )
 

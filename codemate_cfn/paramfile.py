@@ -3,6 +3,7 @@ AWS call. Every problem is one line naming the file and the key."""
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
 import json
 import re
@@ -10,11 +11,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from codemate_cfn.errors import InvalidInput
-from codemate_cfn.layer import ENVIRONMENT_PARAM
+from codemate_cfn.layer import ENVIRONMENT_PARAM, MANAGED_BY, PROJECT
 from codemate_cfn.parameter import DEPLOYER_PARAMS, Param
 
 VPC_CIDR = "VpcCidr"
 REQUIRED_TAGS = ("Environment", "Project", "ManagedBy")
+# The values every resource is tagged with (SPEC 1); the root stack's tags must agree.
+FIXED_TAGS = {"Project": PROJECT, "ManagedBy": MANAGED_BY}
+# What CloudFormation accepts for a Number parameter (no NaN, no infinity, no spaces).
+NUMBER = re.compile(r"-?[0-9]+(\.[0-9]+)?")
 # Keys of CloudFormation's template-configuration format, plus ours.
 TOP_LEVEL_KEYS = {
     "Parameters": "the root stack's parameter values",
@@ -48,20 +53,45 @@ def _read_json(path: Path) -> tuple[object, list[str]]:
         return None, [f"{path}: file not found"]
     except (OSError, UnicodeDecodeError) as exc:
         return None, [f"{path}: cannot read file: {exc}"]
+    duplicates: list[tuple[dict, str]] = []
+
+    def note_duplicates(pairs):
+        obj = {}
+        for key, value in pairs:
+            if key in obj:
+                duplicates.append((obj, key))
+            obj[key] = value
+        return obj
+
     try:
-        return json.loads(text), []
+        data = json.loads(text, object_pairs_hook=note_duplicates)
     except json.JSONDecodeError as exc:
         return None, [f"{path}: line {exc.lineno} column {exc.colno}: malformed JSON: {exc.msg}"]
+    # json keeps the last of two equal keys silently; which one was meant is anyone's guess
+    return data, [
+        f"{path}: {_key_path(data, obj, key)}: key appears more than once (set it once)" for obj, key in duplicates
+    ]
+
+
+def _key_path(node, target: dict, key: str, prefix: str = "") -> str | None:
+    """The dotted path of `key` in the object `target` inside `node`."""
+    if node is target:
+        return prefix + key
+    children = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else ()
+    for name, child in children:
+        found = _key_path(child, target, key, f"{prefix}{name}.")
+        if found:
+            return found
+    return None
 
 
 def _check_value(where: str, param: Param, value) -> list[str]:
     if not isinstance(value, str):
         return [f"{where}: wrong type: expected a string (CloudFormation parameter values are strings), got {type(value).__name__} {json.dumps(value)}"]
     if param.type == "Number":
-        try:
-            number = float(value)
-        except ValueError:
+        if not NUMBER.fullmatch(value):
             return [f"{where}: wrong type: expected a number in a string, got {value!r}"]
+        number = float(value)
         if param.min_value is not None and number < param.min_value:
             return [f"{where}: {value} is below the minimum {param.min_value}"]
         if param.max_value is not None and number > param.max_value:
@@ -104,6 +134,9 @@ def _check_tags(path: Path, tags, environment: str | None) -> list[str]:
     for key in REQUIRED_TAGS:
         if key not in tags:
             problems.append(f"{path}: Tags.{key}: missing required tag")
+    for key, expected in FIXED_TAGS.items():
+        if isinstance(tags.get(key), str) and tags[key] != expected:
+            problems.append(f"{path}: Tags.{key}: {tags[key]!r} must be {expected!r} (every resource is tagged so)")
     if environment and isinstance(tags.get("Environment"), str) and tags["Environment"] != environment:
         problems.append(f"{path}: Tags.Environment: {tags['Environment']!r} differs from Parameters.{ENVIRONMENT_PARAM} {environment!r}")
     return problems
@@ -124,7 +157,7 @@ def _check_deployment(path: Path, deployment) -> list[str]:
 def check(path: Path, catalogue: dict[str, Param]) -> tuple[ParamFile | None, list[str]]:
     """Parse and check one parameter file: (the file, problems)."""
     data, problems = _read_json(path)
-    if problems:
+    if problems and data is None:
         return None, problems
     if not isinstance(data, dict):
         return None, [f"{path}: wrong type: expected a JSON object with Parameters and Tags"]
@@ -146,7 +179,9 @@ def check(path: Path, catalogue: dict[str, Param]) -> tuple[ParamFile | None, li
         if key in deployer:
             problems.append(f"{where}: set by codemate-cfn deploy (or taskcat), not by a parameter file")
         elif key not in catalogue:
-            problems.append(f"{where}: unknown key (not in templates_src/catalogue.py)")
+            near = difflib.get_close_matches(key, list(catalogue), n=1)
+            hint = f"; did you mean {near[0]}?" if near else ""
+            problems.append(f"{where}: unknown key (not in templates_src/catalogue.py{hint})")
         else:
             found = _check_value(where, catalogue[key], value)
             problems += found

@@ -1,0 +1,131 @@
+"""Parameter files are checked against the catalogue before anything touches
+AWS. tests/fixtures/params/ holds one bad file per class of mistake; each
+problem is one line naming the file and the key."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+from codemate_cfn import paramfile
+from codemate_cfn.discovery import load_catalogue
+from codemate_cfn.errors import InvalidInput
+from run_cli import ROOT, assert_one_line_errors, cli
+
+FIXTURES = ROOT / "tests" / "fixtures" / "params"
+
+# fixture file -> the problems it must produce: (key named, words of the message)
+EXPECTED = {
+    "unreadable.json": [("", "cannot read file")],
+    "malformed_json.json": [("line 4 column 5", "malformed JSON: Expecting ',' delimiter")],
+    "duplicate_key.json": [("Parameters.NatGatewayCount", "appears more than once")],
+    "unknown_key.json": [("Parameters.NatGatewayCnt", "unknown key (not in templates_src/catalogue.py; did you mean NatGatewayCount?)")],
+    "unknown_top_level_key.json": [("Outputs", "unknown top-level key")],
+    "missing_required_key.json": [("Parameters.EnvironmentName", "missing required key")],
+    "wrong_type_json_number.json": [("Parameters.NatGatewayCount", "wrong type: expected a string")],
+    "wrong_type_not_a_number.json": [("Parameters.DbAllocatedStorage", "wrong type: expected a number in a string, got 'twenty'")],
+    "value_not_allowed.json": [("Parameters.NatGatewayCount", "'3' is not one of the allowed values: 1, 2")],
+    "value_not_matching_pattern.json": [("Parameters.DomainName", "'CodeMate_dev.code1398.io' does not match the pattern")],
+    "below_minimum.json": [("Parameters.DbAllocatedStorage", "10 is below the minimum 20")],
+    "above_maximum.json": [("Parameters.DbAllocatedStorage", "5000 is above the maximum 1000")],
+    "subnet_outside_vpc.json": [("Parameters.AppSubnet2aCidr", "subnet 10.1.11.0/24 is outside the VPC CIDR 10.0.0.0/16")],
+    "subnets_overlap.json": [("Parameters.DbSubnet2cCidr", "subnet 10.0.21.128/25 overlaps Parameters.DbSubnet2aCidr (10.0.21.0/24)")],
+    "invalid_cidr.json": [("Parameters.PublicSubnet2aCidr", "invalid CIDR '10.0.300.0/24'")],
+    "deployer_only_key.json": [("Parameters.TemplatesBucketName", "set by codemate-cfn deploy (or taskcat), not by a parameter file")],
+    "missing_tags.json": [("Tags", "missing required key")],
+    "missing_tag.json": [("Tags.ManagedBy", "missing required tag")],
+    "mismatched_tags.json": [
+        ("Tags.Project", "'CodeMate' must be 'codemate'"),
+        ("Tags.Environment", "'prod' differs from Parameters.EnvironmentName 'dev'"),
+    ],
+}
+
+
+@pytest.fixture(scope="module")
+def catalogue():
+    return load_catalogue(ROOT)
+
+
+def test_every_fixture_file_has_its_expected_problems_listed():
+    assert sorted(p.name for p in FIXTURES.glob("*.json")) == sorted(EXPECTED)
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_each_mistake_is_one_line_naming_the_file_and_the_key(name, catalogue):
+    path = FIXTURES / name
+    result, problems = paramfile.check(path, catalogue)
+
+    assert result is None
+    assert len(problems) == len(EXPECTED[name]), problems
+    for problem, (key, words) in zip(problems, EXPECTED[name]):
+        assert "\n" not in problem
+        assert problem.startswith(f"{path}: {key}: " if key else f"{path}: "), problem
+        assert words in problem
+
+
+@pytest.mark.parametrize("value", ["twenty", "NaN", "inf", " 20", "2O", "20 GB"])
+def test_a_number_parameter_takes_only_digits(value, catalogue, tmp_path):
+    path = tmp_path / "dev.json"
+    data = json.loads((ROOT / "params" / "dev.json").read_text())
+    data["Parameters"]["DbAllocatedStorage"] = value
+    path.write_text(json.dumps(data))
+
+    _, problems = paramfile.check(path, catalogue)
+
+    assert problems == [f"{path}: Parameters.DbAllocatedStorage: wrong type: expected a number in a string, got {value!r}"]
+
+
+def test_a_missing_file_is_named(catalogue, tmp_path):
+    path = tmp_path / "staging.json"
+    assert paramfile.check(path, catalogue) == (None, [f"{path}: file not found"])
+
+
+def test_load_raises_invalid_input_with_every_problem(catalogue):
+    with pytest.raises(InvalidInput) as raised:
+        paramfile.load(FIXTURES / "mismatched_tags.json", catalogue)
+    assert len(raised.value.problems) == 2
+    assert raised.value.exit_code == 2
+
+
+@pytest.mark.parametrize("env, nat_gateways", [("dev", "1"), ("prod", "2")])
+def test_the_environment_files_pass_and_carry_the_spec_values(env, nat_gateways, catalogue):
+    params = paramfile.load(ROOT / "params" / f"{env}.json", catalogue)
+
+    assert params.environment == env
+    assert params.parameters["NatGatewayCount"] == nat_gateways
+    assert params.parameters["VpcCidr"] == "10.0.0.0/16"
+    assert params.tags == {"Environment": env, "Project": "codemate", "ManagedBy": "cloudformation"}
+    assert {"ParameterKey": "EnvironmentName", "ParameterValue": env} in params.cfn_parameters()
+
+
+def test_validate_prints_one_error_line_per_problem_and_exits_2(catalogue):
+    paths = sorted(FIXTURES.glob("*.json"))
+    expected = [problem for path in paths for problem in paramfile.check(path, catalogue)[1]]
+
+    done = cli("validate", *paths)
+
+    assert done.returncode == 2
+    assert assert_one_line_errors(done) == expected
+    assert len(expected) == sum(len(problems) for problems in EXPECTED.values())
+    assert done.stdout == ""
+
+
+def test_validate_accepts_the_environment_files():
+    done = cli("validate", "params/dev.json", "params/prod.json")
+
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == ["params/dev.json: ok", "params/prod.json: ok"]
+
+
+def test_build_refuses_a_project_with_a_bad_parameter_file(project_copy, tmp_path):
+    bad = project_copy / "params" / "staging.json"
+    shutil.copy(FIXTURES / "subnets_overlap.json", bad)
+
+    done = cli("--build-dir", tmp_path / "out", "build", cwd=project_copy)
+
+    assert done.returncode == 2
+    errors = assert_one_line_errors(done)
+    assert errors == [f"{bad}: Parameters.DbSubnet2cCidr: subnet 10.0.21.128/25 overlaps Parameters.DbSubnet2aCidr (10.0.21.0/24)"]
+    assert not (tmp_path / "out" / "templates").exists()
