@@ -3,6 +3,7 @@ troposphere resources. Everything AWS-specific stays in templates_src/."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -92,7 +93,7 @@ class LayerTemplate:
         """Publish `name` for later layers; `root` also shows it in the root
         stack's outputs under that description (e.g. "rds_endpoint")."""
         if name in self.outputs:
-            raise ValueError(f"layer {self.name}: output {name} declared twice")
+            raise ValueError(f"output {name} declared twice")
         self.outputs[name] = self.template.add_output(
             Output(name, Value=value, Description=description)
         )
@@ -120,6 +121,12 @@ class Layer:
     name: str
     description: str
     build: Callable[[LayerTemplate], None] = field(compare=False)
+
+    def __post_init__(self):
+        # The name becomes a file name and, capitalised, a logical ID
+        # (letters and digits only); "root" is the root template's file.
+        if not re.fullmatch(r"[a-z][a-z0-9]*", self.name) or self.name == "root":
+            raise ValueError(f"layer name {self.name!r}: use lower-case letters and digits, not 'root'")
 
     @property
     def logical_id(self) -> str:

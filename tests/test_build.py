@@ -1,0 +1,187 @@
+"""`build` writes the root and one template per layer with a manifest, lints
+them with cfn-lint, and does nothing at all when nothing it depends on has
+changed since the last good build."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import multiprocessing
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from codemate_cfn import build as build_module
+from codemate_cfn import cli, lint, render
+from codemate_cfn.build import build, fingerprint
+from codemate_cfn.errors import BuildError
+from codemate_cfn.lint import Finding
+from codemate_cfn.project import Project
+from run_cli import cli as run_cli
+
+class LintSpy:
+    """Stands in for lint_templates: records what it was asked to lint."""
+
+    def __init__(self, findings=()):
+        self.calls: list[list[str]] = []
+        self.findings = list(findings)
+
+    def __call__(self, paths, workers=None):
+        self.calls.append(sorted(p.name for p in paths))
+        return self.findings
+
+
+def must_not_run(*args, **kwargs):
+    raise AssertionError("a build with nothing changed must not render, start cfn-lint or lint")
+
+
+def mtimes(project: Project) -> dict[str, int]:
+    return {p.name: p.stat().st_mtime_ns for p in project.build_dir.rglob("*") if p.is_file()}
+
+
+def test_build_writes_the_root_one_template_per_layer_and_a_manifest(built, rendered):
+    project, result = built
+    manifest = json.loads((project.build_dir / "manifest.json").read_text())
+
+    assert not result.cached
+    assert rendered.order[0] == "storage" and "network" in rendered.order  # real layers, producers first
+    assert sorted(p.name for p in project.templates_dir.glob("*.json")) == sorted(
+        f"{name}.json" for name in ["root", *rendered.order]
+    )
+    assert manifest["order"] == rendered.order == result.order
+    assert [t["name"] for t in manifest["templates"]] == ["root", *rendered.order]
+    for entry in manifest["templates"]:
+        data = (project.build_dir / entry["file"]).read_bytes()
+        template = json.loads(data)
+        assert entry["sha256"] == hashlib.sha256(data).hexdigest()
+        assert entry["bytes"] == len(data)
+        assert entry["resources"] == len(template["Resources"])
+        assert entry["parameters"] == len(template.get("Parameters", {}))
+        assert entry["outputs"] == len(template.get("Outputs", {}))
+        assert data.decode() == render.to_json(rendered.templates[entry["name"]])
+
+
+def test_the_real_templates_lint_clean(built):
+    _, result = built
+    assert result.findings == []
+
+
+def test_the_cfn_lint_command_line_finds_nothing_in_the_build(built):
+    project, _ = built
+    templates = sorted(project.templates_dir.glob("*.json"))
+    cfn_lint = Path(sys.executable).with_name("cfn-lint")
+
+    done = subprocess.run([str(cfn_lint), "--regions", lint.REGION, "--", *map(str, templates)],
+                          capture_output=True, text=True, timeout=120)
+
+    assert (done.returncode, done.stdout, done.stderr) == (0, "", "")
+    assert len(templates) >= 4
+
+
+def test_a_second_build_with_nothing_changed_does_no_work(build_copy, built, monkeypatch):
+    before = mtimes(build_copy)
+    monkeypatch.setattr(render, "render", must_not_run)
+    monkeypatch.setattr(lint, "start_workers", must_not_run)
+    monkeypatch.setattr(lint, "lint_templates", must_not_run)
+
+    result = build(build_copy)
+
+    assert result.cached is True
+    assert result.templates == built[1].templates
+    assert mtimes(build_copy) == before
+
+
+def test_a_new_tool_version_invalidates_the_cache(build_copy, monkeypatch):
+    versions = build_module._tool_versions()
+    monkeypatch.setattr(build_module, "_tool_versions", lambda: {**versions, "cfn-lint": "1.99.0"})
+    spy = LintSpy()
+    monkeypatch.setattr(lint, "lint_templates", spy)
+
+    first = build(build_copy)
+    second = build(build_copy)
+
+    assert (first.cached, second.cached) == (False, True)
+    assert len(spy.calls) == 1
+
+
+def test_the_cache_key_covers_sources_parameter_files_and_tools(project_copy, monkeypatch):
+    copy = Project(project_copy)
+    key = fingerprint(copy)
+    assert key == fingerprint(Project(Project.find().root))  # same content, same key
+
+    prod = project_copy / "params" / "prod.json"
+    prod.write_text(prod.read_text().replace('"NatGatewayCount": "2"', '"NatGatewayCount": "1"'))
+    after_params = fingerprint(copy)
+    (project_copy / "templates_src" / "network.py").write_text("# edited\n", encoding="utf-8")
+    after_sources = fingerprint(copy)
+    monkeypatch.setattr(build_module, "_tool_versions", lambda: {"troposphere": "0"})
+
+    assert len({key, after_params, after_sources, fingerprint(copy)}) == 4
+
+
+def test_editing_a_parameter_file_makes_the_next_build_work_again(project_copy, build_copy):
+    out = build_copy.build_dir  # built from the same content: the copy's build is up to date
+    assert "up to date" in run_cli("--build-dir", out, "build", cwd=project_copy).stdout
+
+    prod = project_copy / "params" / "prod.json"
+    prod.write_text(prod.read_text().replace('"NatGatewayCount": "2"', '"NatGatewayCount": "1"'))
+    done = run_cli("--build-dir", out, "build", cwd=project_copy)
+
+    assert done.returncode == 0, done.stderr
+    assert "up to date" not in done.stdout
+    assert "cfn-lint clean" in done.stdout
+
+
+@pytest.mark.parametrize("tamper", ["edit a template", "remove the manifest", "add a stray template"])
+def test_touched_build_output_is_rebuilt(build_copy, monkeypatch, tamper):
+    network = build_copy.templates_dir / "network.json"
+    good = network.read_bytes()
+    if tamper == "edit a template":
+        network.write_bytes(good + b"\n")
+    elif tamper == "remove the manifest":
+        (build_copy.build_dir / "manifest.json").unlink()
+    else:
+        (build_copy.templates_dir / "old.json").write_text("{}")
+    spy = LintSpy()
+    monkeypatch.setattr(lint, "lint_templates", spy)
+
+    result = build(build_copy)
+
+    assert result.cached is False and len(spy.calls) == 1
+    assert network.read_bytes() == good
+    assert (build_copy.build_dir / "manifest.json").is_file()
+    assert not (build_copy.templates_dir / "old.json").exists()
+    assert build(build_copy).cached is True
+
+
+def test_a_lint_failure_is_reported_per_finding_and_exits_non_zero(tmp_path, monkeypatch, capsys, project):
+    findings = [
+        Finding("network.json", "Vpc", "E3012", "error", "Expected type boolean", 40),
+        Finding("security.json", "Unused", "W2001", "warning", "Parameter Unused not used.", 3),
+        Finding("root.json", "-", "I3011", "informational", "Just so you know", 1),
+    ]
+    spy = LintSpy(findings)
+    monkeypatch.setattr(lint, "lint_templates", spy)
+    args = ["--project-dir", str(project.root), "--build-dir", str(tmp_path / "out"), "build"]
+
+    status = cli.main(args)
+
+    out = capsys.readouterr().out
+    assert status == 1
+    assert "  network.json: Vpc: E3012 (error): Expected type boolean (line 40)" in out.splitlines()
+    assert "  security.json: Unused: W2001 (warning): Parameter Unused not used. (line 3)" in out.splitlines()
+    assert "note: root.json: -: I3011 (informational): Just so you know (line 1)" in out.splitlines()
+    assert out.rstrip().endswith("build failed: 1 error(s), 1 warning(s)")
+    assert not (tmp_path / "out" / "cache.json").exists()
+    assert cli.main(args) == 1 and len(spy.calls) == 2  # a failed build is never cached
+
+
+def test_a_build_that_fails_before_linting_stops_its_lint_workers(tmp_path, project, monkeypatch):
+    monkeypatch.setattr("codemate_cfn.limits.MAX_OUTPUTS", 0)
+
+    with pytest.raises(BuildError):
+        build(Project(project.root, output=tmp_path / "out"))
+
+    assert multiprocessing.active_children() == []
