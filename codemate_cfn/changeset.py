@@ -5,6 +5,7 @@ delete it."""
 from __future__ import annotations
 
 import time
+import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
@@ -42,7 +43,7 @@ class ChangeSet:
 def new_name(now: datetime | None = None) -> str:
     """A change set name: starts with a letter, letters, digits and '-'."""
     now = now or datetime.now(timezone.utc)
-    return now.strftime("codemate-%Y%m%d-%H%M%S")
+    return now.strftime("codemate-%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
 
 
 def create(cfn, stack_name: str, kind: str, template_url: str, parameters: list[dict], tags: dict[str, str],

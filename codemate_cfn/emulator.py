@@ -28,8 +28,22 @@ each gap against the unpatched behaviour):
 - flow log to an S3 folder: a VPC flow log delivering to
   `arn:aws:s3:::bucket/folder/` crashed moto (it looked for a bucket named
   "bucket/folder/").
+- conditions on update: an update that flips a condition (NatGatewayCount
+  1 -> 2) now creates and deletes the conditional resources.
+- keep what moto cannot update: a changed resource of a type moto cannot
+  update (route, DB instance) stays as it was instead of vanishing from the
+  stack. Its new properties are not applied: the one gap left open.
+- bucket from a template: moto applied only a bucket's encryption and
+  tags; versioning, public access block, lifecycle, CORS and object
+  ownership now apply too, and a replaced bucket with UpdateReplacePolicy
+  Retain is kept as on AWS.
 - resource events: moto recorded stack-level events only; resources now
   get CREATE/UPDATE/DELETE_COMPLETE events (placeholders none).
+- deleted stays deleted: moto creates resources lazily when they are read,
+  so describing a deleted root stack created its nested stacks again.
+- Sub references: a parameter used inside `Fn::Sub` did not count as a
+  reference, so a nested stack whose TemplateURL moves with
+  ${TemplatesKeyPrefix} was never pointed at its new template.
 - KMS key from a template: a KMS key with Tags failed (moto handed
   CloudFormation's Key/Value tags to a backend expecting TagKey/TagValue).
 
@@ -91,6 +105,7 @@ def _patch_outputs_after_change_set():
         original(self, change_set_name, stack_name)
         change_set = self.describe_change_set(change_set_name)
         stack = self.stacks[change_set.stack_id]
+        stack._parse_template()  # moto kept the template it was created with ({} for a new stack)
         stack.output_map = stack._create_output_map()
         stack.parameters = dict(change_set.parameters)
         if change_set.tags:
@@ -371,6 +386,153 @@ def _patch_resource_events():
     ]
 
 
+def _patch_conditions_on_update():
+    """An update that flips a condition creates the resources it now
+    covers and deletes those it no longer does; moto created them only
+    when something happened to read them, and never deleted them."""
+    from moto.cloudformation import parsing
+
+    original = _raw(parsing.ResourceMap, "update")
+
+    def update(self, template, parameters=None):
+        before = {name: value for name, value in dict.items(getattr(self, "lazy_condition_map", {}))
+                  if isinstance(value, bool)}
+        original(self, template, parameters)
+        flipped = {name for name in template.get("Conditions", {}) if before.get(name, True) != self.lazy_condition_map[name]}
+        resources = template["Resources"]
+        for logical_id, resource in resources.items():
+            if resource.get("Condition") in flipped and self.lazy_condition_map[resource["Condition"]]:
+                _ = self[logical_id]  # creates it
+        for logical_id, resource in resources.items():
+            condition = resource.get("Condition")
+            if condition in flipped and not self.lazy_condition_map[condition] and logical_id in self._parsed_resources:
+                self._delete_resource(self._parsed_resources.pop(logical_id), resource)
+
+    return [(parsing.ResourceMap, "update", update)]
+
+
+def _patch_keep_what_cannot_update():
+    """A change to a resource whose type moto cannot update (a route, a DB
+    instance) keeps the resource as it was; moto dropped it from the stack,
+    and every later `Ref` or `GetAtt` to it failed."""
+    from moto.cloudformation import parsing
+
+    original = _raw(parsing, "parse_and_update_resource")
+
+    def parse_and_update_resource(logical_id, resource_json, resources_map, account_id, region_name):
+        updated = original(logical_id, resource_json, resources_map, account_id, region_name)
+        return updated if updated is not None else resources_map._parsed_resources.get(logical_id)
+
+    return [(parsing, "parse_and_update_resource", parse_and_update_resource)]
+
+
+def _lifecycle_rule(rule: dict) -> dict:
+    """A CloudFormation lifecycle rule in the S3 API's form."""
+    api = {"ID": rule.get("Id"), "Status": rule["Status"], "Filter": {"Prefix": rule.get("Prefix", "")}}
+    if "ExpirationInDays" in rule:
+        api["Expiration"] = {"Days": rule["ExpirationInDays"]}
+    transitions = rule.get("Transitions", []) + ([rule["Transition"]] if "Transition" in rule else [])
+    if transitions:
+        api["Transition"] = [{"Days": t["TransitionInDays"], "StorageClass": t["StorageClass"]} for t in transitions]
+    days = rule.get("NoncurrentVersionExpirationInDays") or rule.get("NoncurrentVersionExpiration", {}).get("NoncurrentDays")
+    if days:
+        api["NoncurrentVersionExpiration"] = {"NoncurrentDays": days}
+    if "AbortIncompleteMultipartUpload" in rule:
+        api["AbortIncompleteMultipartUpload"] = rule["AbortIncompleteMultipartUpload"]
+    return api
+
+
+def _cors_rule(rule: dict) -> dict:
+    api = {"AllowedMethod": rule["AllowedMethods"], "AllowedOrigin": rule["AllowedOrigins"],
+           "AllowedHeader": rule.get("AllowedHeaders", []), "ExposeHeader": rule.get("ExposedHeaders", [])}
+    if "MaxAge" in rule:
+        api["MaxAgeSeconds"] = str(rule["MaxAge"])
+    return api
+
+
+def _patch_bucket_from_template():
+    """A bucket declared in a template gets its versioning, public access
+    block, lifecycle rules, CORS rules and object ownership (moto applied
+    only encryption and tags), and a replaced bucket whose
+    UpdateReplacePolicy keeps it stays (moto deleted it)."""
+    from moto.s3.models import FakeBucket, s3_backends
+    from moto.utilities.utils import get_partition
+
+    create, update = _raw(FakeBucket, "create_from_cloudformation_json"), _raw(FakeBucket, "update_from_cloudformation_json")
+
+    def apply(bucket, properties, account_id, region_name):
+        backend = s3_backends[account_id][get_partition(region_name)]
+        if "VersioningConfiguration" in properties:
+            backend.put_bucket_versioning(bucket.name, properties["VersioningConfiguration"]["Status"])
+        if "PublicAccessBlockConfiguration" in properties:
+            backend.put_public_access_block(bucket.name, properties["PublicAccessBlockConfiguration"])
+        if "LifecycleConfiguration" in properties:
+            backend.put_bucket_lifecycle(bucket.name, [_lifecycle_rule(r) for r in properties["LifecycleConfiguration"]["Rules"]])
+        if "CorsConfiguration" in properties:
+            backend.put_bucket_cors(bucket.name, [_cors_rule(r) for r in properties["CorsConfiguration"]["CorsRules"]])
+        for rule in properties.get("OwnershipControls", {}).get("Rules", []):
+            backend.put_bucket_ownership_controls(bucket.name, rule["ObjectOwnership"])
+        return bucket
+
+    def create_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
+        bucket = create.__func__(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs)
+        return apply(bucket, cloudformation_json.get("Properties", {}), account_id, region_name)
+
+    def update_from_cloudformation_json(cls, original_resource, new_resource_name, cloudformation_json,
+                                        account_id, region_name):
+        properties = cloudformation_json["Properties"]
+        name = properties.get("BucketName")
+        if name and name != original_resource.name and cloudformation_json.get("UpdateReplacePolicy") == "Retain":
+            return cls.create_from_cloudformation_json(name, cloudformation_json, account_id, region_name)
+        bucket = update.__func__(cls, original_resource, new_resource_name, cloudformation_json, account_id, region_name)
+        return apply(bucket, properties, account_id, region_name)
+
+    return [
+        (FakeBucket, "create_from_cloudformation_json", classmethod(create_from_cloudformation_json)),
+        (FakeBucket, "update_from_cloudformation_json", classmethod(update_from_cloudformation_json)),
+    ]
+
+
+def _patch_deleted_stays_deleted():
+    """Reading the resources of a deleted stack shows what is left; moto
+    creates resources lazily on read, so describing a deleted root stack
+    created its nested stacks again (left CREATE_IN_PROGRESS)."""
+    from moto.cloudformation import parsing
+
+    delete, getitem = _raw(parsing.ResourceMap, "delete"), _raw(parsing.ResourceMap, "__getitem__")
+
+    def deleting(self):
+        self._codemate_deleted = True
+        delete(self)
+
+    def __getitem__(self, key):
+        if getattr(self, "_codemate_deleted", False) and key not in self._parsed_resources:
+            return None
+        return getitem(self, key)
+
+    return [(parsing.ResourceMap, "delete", deleting), (parsing.ResourceMap, "__getitem__", __getitem__)]
+
+
+def _patch_sub_references():
+    """A parameter named inside `Fn::Sub` counts as a reference: moto
+    looked for `Ref` only, so a nested stack whose TemplateURL moves with
+    ${TemplatesKeyPrefix} was never pointed at its new template."""
+    import re
+
+    from moto.cloudformation import parsing
+
+    original = _raw(parsing, "get_references_from_template")
+
+    def get_references_from_template(template):
+        found = original(template)  # moto's walk calls this function for what lies below
+        if isinstance(template, dict) and "Fn::Sub" in template:
+            text = template["Fn::Sub"][0] if isinstance(template["Fn::Sub"], list) else template["Fn::Sub"]
+            found += re.findall(r"\$\{([^!}][^}.]*)\}", text if isinstance(text, str) else "")
+        return found
+
+    return [(parsing, "get_references_from_template", get_references_from_template)]
+
+
 PATCHES = {
     "nested outputs": _patch_nested_outputs,
     "outputs after a change set": _patch_outputs_after_change_set,
@@ -380,7 +542,12 @@ PATCHES = {
     "DB instance from a template": _patch_db_instance_from_template,
     "flow log to an S3 folder": _patch_flow_log_s3_folder,
     "KMS key from a template": _patch_kms_key_from_template,
+    "bucket from a template": _patch_bucket_from_template,
+    "keep what moto cannot update": _patch_keep_what_cannot_update,
+    "conditions on update": _patch_conditions_on_update,
     "resource events": _patch_resource_events,
+    "Sub references": _patch_sub_references,
+    "deleted stays deleted": _patch_deleted_stays_deleted,
 }
 _installed: dict[str, list[tuple[object, str, object, object]]] = {}  # name -> (owner, attr, original, new)
 

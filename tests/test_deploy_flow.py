@@ -1,0 +1,250 @@
+"""The deploy flow end to end against the local AWS emulator (moto's server
+over HTTP): bootstrap, first deploy, outputs, a no-op deploy, a parameter
+change, the stateful guard, leaving or dropping a change set, status and
+delete. Each test starts from an empty emulator."""
+
+from __future__ import annotations
+
+import copy
+import json
+
+import pytest
+
+from codemate_cfn import bootstrap, deploy, events, operations, upload
+from codemate_cfn.emulator import is_placeholder
+from codemate_cfn.stateful import is_stateful
+from emulator_fixtures import (  # noqa: F401  (fixtures)
+    Recorder,
+    aws,
+    catalogue,
+    emulator,
+    fresh_emulator,
+    params_file,
+    run_deploy,
+    templates,
+)
+
+
+def stack_names(aws) -> dict[str, str]:
+    return {s["StackName"]: s["StackStatus"] for s in aws.cloudformation.list_stacks()["StackSummaries"]
+            if s["StackStatus"] != "DELETE_COMPLETE"}
+
+
+def nested(aws, stack: str = "codemate-dev") -> dict[str, str]:
+    return deploy.nested_stacks(aws.cloudformation, stack)
+
+
+def pending_change_sets(aws, stack: str = "codemate-dev") -> list[str]:
+    """Change sets waiting to be executed (the emulator also lists executed ones)."""
+    return [s["ChangeSetId"] for s in aws.cloudformation.list_change_sets(StackName=stack)["Summaries"]
+            if s.get("ExecutionStatus") == "AVAILABLE"]
+
+
+def tags_of(aws, stack: str = "codemate-dev") -> dict[str, str]:
+    return deploy.as_dict(aws.cloudformation.describe_stacks(StackName=stack)["Stacks"][0]["Tags"], "Key", "Value")
+
+
+@pytest.fixture
+def dev(project, catalogue):  # noqa: F811
+    return params_file(project, catalogue, "dev")
+
+
+@pytest.fixture
+def deployed(fresh_emulator, aws, templates, dev, catalogue):  # noqa: F811
+    """params/dev.json deployed on an empty emulator."""
+    result = run_deploy(aws, templates, dev, catalogue)
+    assert result.outcome == "deployed"
+    return result
+
+
+def test_bootstrap_makes_a_private_versioned_encrypted_bucket(fresh_emulator, aws):  # noqa: F811
+    ui = Recorder()
+    name = bootstrap.ensure(aws, ui, poll_seconds=0.01)
+    s3 = aws.s3
+    assert name == "codemate-cfn-artifacts-123456789012-ap-northeast-2"
+    assert s3.get_bucket_versioning(Bucket=name)["Status"] == "Enabled"
+    rule = s3.get_bucket_encryption(Bucket=name)["ServerSideEncryptionConfiguration"]["Rules"][0]
+    assert rule["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
+    block = s3.get_public_access_block(Bucket=name)["PublicAccessBlockConfiguration"]
+    assert all(block.values()) and len(block) == 4
+    lifecycle = s3.get_bucket_lifecycle_configuration(Bucket=name)["Rules"][0]
+    assert lifecycle["NoncurrentVersionExpiration"]["NoncurrentDays"] == bootstrap.OLD_VERSION_DAYS
+    # moto does not model bucket policies: the TLS-only policy is a placeholder, reported as such
+    policy = aws.cloudformation.describe_stack_resource(
+        StackName=bootstrap.STACK_NAME, LogicalResourceId="ArtifactBucketPolicy")["StackResourceDetail"]
+    assert is_placeholder(policy["PhysicalResourceId"])
+    # a second bootstrap changes nothing and finds the same bucket
+    assert bootstrap.ensure(aws, Recorder(), poll_seconds=0.01) == name
+    assert "LastUpdatedTime" not in aws.cloudformation.describe_stacks(StackName=bootstrap.STACK_NAME)["Stacks"][0]
+
+
+def test_first_deploy_creates_the_root_and_every_nested_stack(deployed, aws, templates):  # noqa: F811
+    layers = deploy.nested_names(templates["root"])
+    assert set(layers.values()) == set(templates) - {"root"}
+    found = nested(aws)
+    assert set(found) == set(layers)
+    for stack in ["codemate-dev", *found.values()]:
+        assert aws.cloudformation.describe_stacks(StackName=stack)["Stacks"][0]["StackStatus"] == "CREATE_COMPLETE"
+    tags = tags_of(aws)
+    assert tags[deploy.PROVENANCE["templates"]] == upload.content_hash(upload.texts(templates))
+    assert tags[deploy.PROVENANCE["commit"]] == "0123456789ab"
+    assert tags["Environment"] == "dev"
+    assert deployed.uploaded == sorted(templates, key=list(templates).index)
+
+
+def test_what_the_emulator_does_not_model_is_listed_and_never_shown_as_created(fresh_emulator, aws, templates, dev, catalogue):  # noqa: F811
+    ui = Recorder()
+    result = run_deploy(aws, templates, dev, catalogue, ui)
+    listed = {line.split(" ")[0] for line in result.not_emulated}
+    placeholders = {f"{r['Label']}/{r['LogicalResourceId']}"
+                    for r in deploy.all_resources(aws.cloudformation, "codemate-dev", deploy.nested_names(templates["root"]))
+                    if is_placeholder(r.get("PhysicalResourceId"))}
+    assert listed == placeholders and listed
+    created = {f"{line.split()[2]}/{line.split()[3]}" for line in ui.noted.splitlines()
+               if line.startswith("[") and "CREATE_COMPLETE" in line}
+    assert not listed & created
+    assert "storage/FilesBucket" in created  # what moto models is created and shown
+
+
+def test_outputs_are_the_nested_outputs_the_root_re_exports(deployed, aws, templates):  # noqa: F811
+    root_outputs = {o["OutputKey"]: o["OutputValue"] for o in deployed.outputs}
+    assert set(root_outputs) == set(templates["root"].get("Outputs", {}))
+    stacks = nested(aws)
+    for name, output in templates["root"]["Outputs"].items():
+        logical_id, attribute = output["Value"]["Fn::GetAtt"]
+        inner = aws.cloudformation.describe_stacks(StackName=stacks[logical_id])["Stacks"][0]["Outputs"]
+        assert root_outputs[name] == {o["OutputKey"]: o["OutputValue"] for o in inner}[attribute.split(".", 1)[1]]
+
+
+def test_a_second_deploy_with_nothing_changed_uploads_nothing_and_updates_nothing(deployed, aws, templates, dev, catalogue):  # noqa: F811
+    cfn = aws.cloudformation
+    before = cfn.describe_stack_events(StackName="codemate-dev")["StackEvents"]
+    ui = Recorder()
+    again = run_deploy(aws, templates, dev, catalogue, ui)
+    assert again.outcome == "no changes" and again.exit_code == 0
+    assert again.uploaded == []
+    assert "0 uploaded, 5 already there".replace("5", str(len(templates))) in ui.noted
+    stack = cfn.describe_stacks(StackName="codemate-dev")["Stacks"][0]
+    assert stack["StackStatus"] == "CREATE_COMPLETE" and "LastUpdatedTime" not in stack
+    assert cfn.describe_stack_events(StackName="codemate-dev")["StackEvents"] == before
+    assert pending_change_sets(aws) == []
+    assert "no changes" in ui.shown
+
+
+def test_a_parameter_change_shows_exactly_the_expected_rows(deployed, aws, templates, dev, catalogue, tmp_path):  # noqa: F811
+    from codemate_cfn.paramfile import load
+
+    data = json.loads(dev.path.read_text())
+    data["Parameters"]["NatGatewayCount"] = "2"
+    (tmp_path / "dev.json").write_text(json.dumps(data))
+    changed = load(tmp_path / "dev.json", catalogue)
+    result = run_deploy(aws, templates, changed, catalogue)
+    rows = {(c.stack, c.action, c.logical_id, c.replacement if c.action == "modify" else "-") for c in result.changes}
+    assert rows == {
+        ("root", "modify", "NetworkStack", "false"),
+        ("network", "add", "NatEip2c", "-"),
+        ("network", "add", "NatGateway2c", "-"),
+        ("network", "modify", "AppDefaultRoute2c", "false"),
+    }
+    assert next(c for c in result.changes if c.logical_id == "NetworkStack").details == ["parameter NatGatewayCount"]
+    assert result.outcome == "deployed"
+    assert len(aws.client("ec2").describe_nat_gateways()["NatGateways"]) == 2
+    assert deploy.as_dict(aws.cloudformation.describe_stacks(StackName="codemate-dev")["Stacks"][0]["Parameters"],
+                          "ParameterKey", "ParameterValue")["NatGatewayCount"] == "2"
+    assert tags_of(aws)[deploy.PROVENANCE["params"]] != deploy.params_hash(
+        deploy.stack_parameters(templates["root"], dev, catalogue), dev.tags)
+
+
+def renamed_bucket(templates: dict) -> tuple[dict, str]:
+    """The templates with one stateful bucket's name changed (a replacement)."""
+    mutated = copy.deepcopy(templates)
+    storage = mutated["storage"]["Resources"]
+    logical_id = next(lid for lid, r in storage.items()
+                      if r["Type"] == "AWS::S3::Bucket" and "BucketName" in r.get("Properties", {}))
+    name = storage[logical_id]["Properties"]["BucketName"]
+    storage[logical_id]["Properties"]["BucketName"] = {"Fn::Sub": name["Fn::Sub"] + "-renamed"}
+    return mutated, logical_id
+
+
+def test_the_guard_refuses_replacing_a_stateful_bucket_until_it_is_allowed(deployed, aws, templates, dev, catalogue):  # noqa: F811
+    mutated, bucket = renamed_bucket(templates)
+    cfn = aws.cloudformation
+    old_name = cfn.describe_stack_resource(StackName=nested(aws)["StorageStack"], LogicalResourceId=bucket)[
+        "StackResourceDetail"]["PhysicalResourceId"]
+
+    ui = Recorder()
+    refused = run_deploy(aws, mutated, dev, catalogue, ui)
+    assert refused.outcome == "blocked" and refused.exit_code == deploy.EXIT_BLOCKED
+    row = next(c for c in refused.changes if c.logical_id == bucket)
+    assert (row.stack, row.action, row.replacement, row.stateful) == ("storage", "modify", "true", True)
+    assert any(r.startswith(f"stack storage: {bucket} (AWS::S3::Bucket) would be replaced") for r in refused.refused)
+    assert f"--allow-replacement {bucket}" in ui.shown
+    assert pending_change_sets(aws) == []
+    assert "LastUpdatedTime" not in cfn.describe_stacks(StackName="codemate-dev")["Stacks"][0]
+
+    allowed = run_deploy(aws, mutated, dev, catalogue, allow_replacement={bucket})
+    assert allowed.outcome == "deployed" and allowed.refused == []
+    new_name = cfn.describe_stack_resource(StackName=nested(aws)["StorageStack"], LogicalResourceId=bucket)[
+        "StackResourceDetail"]["PhysicalResourceId"]
+    assert new_name == old_name + "-renamed"
+    aws.s3.head_bucket(Bucket=new_name)
+
+
+def test_plan_only_and_unconfirmed_deploys_leave_nothing_behind(fresh_emulator, aws, templates, dev, catalogue):  # noqa: F811
+    cfn = aws.cloudformation
+    planned = run_deploy(aws, templates, dev, catalogue, plan_only=True)
+    assert planned.outcome == "changes" and planned.exit_code == deploy.EXIT_CHANGES
+    assert {c.action for c in planned.changes} == {"add"}
+    ui = Recorder()  # no terminal and no --yes
+    unconfirmed = run_deploy(aws, templates, dev, catalogue, ui, yes=False)
+    assert unconfirmed.outcome == "changes"
+    assert "pass --yes" in ui.noted
+    assert events.find_stack(cfn, "codemate-dev") is None  # the stack made for the change set went too
+
+
+def test_no_execute_leaves_the_change_set_for_review(fresh_emulator, aws, templates, dev, catalogue):  # noqa: F811
+    ui = Recorder()
+    left = run_deploy(aws, templates, dev, catalogue, ui, execute=False)
+    assert left.outcome == "left for review" and left.exit_code == 0
+    assert pending_change_sets(aws) == [left.change_set.id]
+    assert f"--change-set-name {left.change_set.id}" in ui.noted
+    # a later deploy creates the stack from its review state
+    assert run_deploy(aws, templates, dev, catalogue).outcome == "deployed"
+
+
+def test_status_tells_whether_the_stack_runs_the_local_build(deployed, aws, templates):  # noqa: F811
+    ui = Recorder()
+    assert operations.status(aws, "codemate-dev", templates, ui) == "CREATE_COMPLETE"
+    assert "deployed templates match the local build" in ui.shown
+    assert "git commit: 0123456789ab" in ui.shown
+    assert "last events:" in ui.shown and "codemate-dev" in ui.shown
+    mutated, _ = renamed_bucket(templates)
+    ui = Recorder()
+    operations.status(aws, "codemate-dev", mutated, ui)
+    assert "deployed templates differ from the local build" in ui.shown
+    assert [line.split()[0] for line in ui.shown.splitlines() if line.endswith("differs")] == ["storage"]
+
+
+def test_delete_removes_every_stack_and_keeps_what_the_policies_keep(deployed, aws, templates):  # noqa: F811
+    cfn = aws.cloudformation
+    stacks = nested(aws)
+    buckets = [r["PhysicalResourceId"] for r in cfn.describe_stack_resources(StackName=stacks["StorageStack"])["StackResources"]
+               if r["ResourceType"] == "AWS::S3::Bucket"]
+    ui = Recorder()
+    assert operations.delete(aws, "codemate-dev", ui, yes=True, poll_seconds=0.01) == "DELETE_COMPLETE"
+    assert events.find_stack(cfn, "codemate-dev") is None
+    assert stack_names(aws) == {bootstrap.STACK_NAME: "CREATE_COMPLETE"}  # nested stacks went too
+    retained = [lid for lid, r in templates["storage"]["Resources"].items()
+                if is_stateful(r["Type"]) and r.get("DeletionPolicy") == "Retain" and r["Type"] == "AWS::S3::Bucket"]
+    assert len(buckets) == len(retained)
+    for name in buckets:
+        aws.s3.head_bucket(Bucket=name)  # DeletionPolicy Retain: still there
+    assert all(f"storage/{lid} (AWS::S3::Bucket): kept" in ui.noted for lid in retained)
+
+
+def test_delete_asks_and_stops_without_an_answer(deployed, aws):  # noqa: F811
+    from codemate_cfn.errors import CodemateError
+
+    with pytest.raises(CodemateError, match="stack codemate-dev not deleted .no terminal to confirm on; pass --yes"):
+        operations.delete(aws, "codemate-dev", Recorder(), poll_seconds=0.01)
+    assert events.find_stack(aws.cloudformation, "codemate-dev")["StackStatus"] == "CREATE_COMPLETE"

@@ -1,0 +1,381 @@
+"""The local AWS emulator: moto's server on 127.0.0.1, and each patch in
+codemate_cfn/emulator.py shown filling its gap: the same calls fail (or
+come out wrong) with the patch taken out, and work with it in."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import urllib.request
+
+import pytest
+from botocore.exceptions import ClientError
+from botocore.parsers import ResponseParserError
+
+from codemate_cfn import emulator as local
+from emulator_fixtures import client_for, emulator  # noqa: F401  (fixture)
+
+# How a gap shows: moto's HTTP 500 (not an AWS response), or an AWS error
+FAILED = (ResponseParserError, ClientError)
+NAMES = itertools.count()
+
+
+@pytest.fixture
+def aws(emulator):  # noqa: F811
+    """Clients that try once: a gap shows as an error, not as retries."""
+    return client_for(emulator.url, max_attempts=1)
+
+
+def upload(aws, key: str, template: dict) -> str:
+    s3 = aws.s3
+    if not s3.list_buckets()["Buckets"]:
+        s3.create_bucket(Bucket="templates", CreateBucketConfiguration={"LocationConstraint": aws.target.region})
+    s3.put_object(Bucket="templates", Key=key, Body=json.dumps(template).encode())
+    return f"https://templates.s3.{aws.target.region}.amazonaws.com/{key}"
+
+
+def by_change_set(aws, stack: str, template: dict, kind: str = "CREATE", **parameters) -> str:
+    """Create and execute a change set from an uploaded template; the stack ID."""
+    cfn = aws.cloudformation
+    made = cfn.create_change_set(
+        StackName=stack, ChangeSetName=f"c{next(NAMES)}",
+        ChangeSetType=kind, TemplateURL=upload(aws, f"{stack}/root.json", template),
+        Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()],
+    )
+    cfn.execute_change_set(ChangeSetName=made["Id"])
+    return made["StackId"]
+
+
+def outputs(aws, stack: str) -> dict[str, str]:
+    found = aws.cloudformation.describe_stacks(StackName=stack)["Stacks"][0].get("Outputs") or []
+    return {o["OutputKey"]: o["OutputValue"] for o in found}
+
+
+def parent_of(aws, child: dict, stack: str, **root) -> dict:
+    """A root template nesting `child` (uploaded) as resource Child."""
+    url = upload(aws, f"{stack}/child.json", child)
+    return {
+        "Parameters": {"Label": {"Type": "String", "Default": "one"}},
+        "Resources": {"Child": {"Type": "AWS::CloudFormation::Stack",
+                                "Properties": {"TemplateURL": url, "Parameters": {"Label": {"Ref": "Label"}}}}},
+        **root,
+    }
+
+
+LABELLED_QUEUE = {
+    "Parameters": {"Label": {"Type": "String"}},
+    "Resources": {"Queue": {"Type": "AWS::SQS::Queue"}},
+    "Outputs": {"Label": {"Value": {"Ref": "Label"}}, "QueueUrl": {"Value": {"Ref": "Queue"}}},
+}
+
+
+def test_the_server_listens_on_loopback_on_a_free_port_and_forgets_on_reset(emulator, aws):  # noqa: F811
+    assert emulator.url.startswith("http://127.0.0.1:")
+    port = int(emulator.url.rsplit(":", 1)[1])
+    assert port != 5000  # moto's fixed default: a free port was asked for
+    aws.s3.create_bucket(Bucket="scratch", CreateBucketConfiguration={"LocationConstraint": "ap-northeast-2"})
+    emulator.reset()
+    assert aws.s3.list_buckets()["Buckets"] == []
+    with urllib.request.urlopen(f"{emulator.url}/moto-api/data.json", timeout=10) as answer:
+        assert answer.status == 200
+
+
+def test_nested_outputs_resolve_through_getatt(aws):
+    root = parent_of(aws, LABELLED_QUEUE, "nested-outputs")
+    root["Resources"]["Echo"] = {"Type": "AWS::SQS::Queue",
+                                 "Properties": {"QueueName": {"Fn::GetAtt": ["Child", "Outputs.Label"]}}}
+    root["Outputs"] = {"Label": {"Value": {"Fn::GetAtt": ["Child", "Outputs.Label"]}}}
+    with local.unpatched("nested outputs"), pytest.raises(FAILED):
+        by_change_set(aws, "nested-outputs-unpatched", root, Label="unpatched")
+    by_change_set(aws, "nested-outputs", root, Label="patched")
+    assert outputs(aws, "nested-outputs") == {"Label": "patched"}
+    assert aws.client("sqs").get_queue_url(QueueName="patched")["QueueUrl"].endswith("/patched")
+
+
+def test_outputs_and_tags_show_after_a_change_set(aws):
+    with local.unpatched("outputs after a change set"):
+        by_change_set(aws, "outputs-unpatched", LABELLED_QUEUE, Label="one")
+        assert outputs(aws, "outputs-unpatched") == {}
+    by_change_set(aws, "outputs", LABELLED_QUEUE, Label="one")
+    assert outputs(aws, "outputs")["Label"] == "one"
+
+
+def test_a_nested_stack_is_updated_in_place(aws):
+    cfn = aws.cloudformation
+
+    def child_and_queue(stack):
+        child = cfn.describe_stack_resource(StackName=stack, LogicalResourceId="Child")["StackResourceDetail"]
+        return child["PhysicalResourceId"], outputs(aws, child["PhysicalResourceId"])["QueueUrl"]
+
+    root = parent_of(aws, LABELLED_QUEUE, "in-place")
+    for stack, patched in (("in-place-unpatched", False), ("in-place", True)):
+        by_change_set(aws, stack, root, Label="one")
+        before = child_and_queue(stack)
+        if patched:
+            by_change_set(aws, stack, root, kind="UPDATE", Label="two")
+        else:
+            with local.unpatched("nested update in place"):
+                by_change_set(aws, stack, root, kind="UPDATE", Label="two")
+        after = child_and_queue(stack)
+        assert (after == before) is patched  # unpatched: a new nested stack with a new queue
+        assert outputs(aws, after[0])["Label"] == "two"
+
+
+UNMODELLED = {
+    "Resources": {
+        "Secret": {"Type": "AWS::SecretsManager::Secret", "Properties": {"Name": "app/token"}},
+        "Cache": {"Type": "AWS::ElastiCache::ReplicationGroup",
+                  "Properties": {"ReplicationGroupDescription": "cache", "CacheNodeType": "cache.t4g.micro"}},
+    },
+    "Outputs": {"CacheHost": {"Value": {"Fn::GetAtt": ["Cache", "PrimaryEndPoint.Address"]}},
+                "SecretArn": {"Value": {"Ref": "Secret"}}},
+}
+
+
+def test_unmodelled_types_become_marked_placeholders_and_nothing_is_created(aws):
+    cfn = aws.cloudformation
+    with local.unpatched("placeholders"), pytest.raises(FAILED):
+        cfn.create_stack(StackName="placeholders-unpatched", TemplateBody=json.dumps(UNMODELLED))
+    cfn.create_stack(StackName="placeholders", TemplateBody=json.dumps(UNMODELLED))
+    resources = cfn.describe_stack_resources(StackName="placeholders")["StackResources"]
+    assert {r["LogicalResourceId"] for r in resources} == {"Secret", "Cache"}
+    assert all(local.is_placeholder(r["PhysicalResourceId"]) for r in resources)
+    assert all(local.is_placeholder(v) for v in outputs(aws, "placeholders").values())
+    assert aws.client("secretsmanager").list_secrets()["SecretList"] == []
+
+
+def test_termination_protection_is_set_and_enforced(aws):
+    cfn = aws.cloudformation
+    for stack in ("protected-unpatched", "protected"):
+        cfn.create_stack(StackName=stack, TemplateBody=json.dumps({"Resources": {"Queue": {"Type": "AWS::SQS::Queue"}}}))
+    with local.unpatched("termination protection"), pytest.raises(FAILED):
+        cfn.update_termination_protection(StackName="protected-unpatched", EnableTerminationProtection=True)
+    cfn.update_termination_protection(StackName="protected", EnableTerminationProtection=True)
+    assert cfn.describe_stacks(StackName="protected")["Stacks"][0]["EnableTerminationProtection"] is True
+    with pytest.raises(ClientError, match="TerminationProtection is enabled"):
+        cfn.delete_stack(StackName="protected")
+    assert cfn.describe_stacks(StackName="protected")["Stacks"][0]["StackStatus"] == "CREATE_COMPLETE"
+
+
+DATABASE = {
+    "Parameters": {"MultiAz": {"Type": "String", "Default": "true"}, "Class": {"Type": "String", "Default": "db.t4g.micro"}},
+    "Resources": {
+        "Group": {"Type": "AWS::EC2::SecurityGroup", "Properties": {"GroupDescription": "db"}},
+        "Params": {"Type": "AWS::RDS::DBParameterGroup",
+                   "Properties": {"Description": "tls", "Family": "postgres17", "Parameters": {"rds.force_ssl": "1"}}},
+        "Db": {"Type": "AWS::RDS::DBInstance", "Properties": {
+            "DBInstanceIdentifier": "app-db", "Engine": "postgres", "EngineVersion": "17.6",
+            "DBInstanceClass": {"Ref": "Class"}, "AllocatedStorage": "20", "MaxAllocatedStorage": 100,
+            "MasterUsername": "app", "ManageMasterUserPassword": True, "StorageEncrypted": True,
+            "MultiAZ": {"Ref": "MultiAz"}, "DeletionProtection": "true",
+            "DBParameterGroupName": {"Ref": "Params"},
+            "VPCSecurityGroups": [{"Fn::GetAtt": ["Group", "GroupId"]}],
+            "EnableCloudwatchLogsExports": ["postgresql"],
+        }},
+    },
+    "Outputs": {"Secret": {"Value": {"Fn::GetAtt": ["Db", "MasterUserSecret.SecretArn"]}},
+                "Host": {"Value": {"Fn::GetAtt": ["Db", "Endpoint.Address"]}}},
+}
+
+
+def test_a_db_instance_takes_its_template_properties(aws):
+    cfn = aws.cloudformation
+    with local.unpatched("DB instance from a template"), pytest.raises(FAILED):
+        cfn.create_stack(StackName="db-unpatched", TemplateBody=json.dumps(DATABASE))
+    cfn.create_stack(StackName="db", TemplateBody=json.dumps(DATABASE))
+    db = aws.client("rds").describe_db_instances(DBInstanceIdentifier="app-db")["DBInstances"][0]
+    group = cfn.describe_stack_resource(StackName="db", LogicalResourceId="Group")["StackResourceDetail"]
+    assert db["MultiAZ"] is True and db["DeletionProtection"] is True and db["StorageEncrypted"] is True
+    assert db["MaxAllocatedStorage"] == 100
+    assert db["EnabledCloudwatchLogsExports"] == ["postgresql"]
+    assert [g["VpcSecurityGroupId"] for g in db["VpcSecurityGroups"]] == [group["PhysicalResourceId"]]
+    assert db["DBParameterGroups"][0]["DBParameterGroupName"].startswith("db-params-")
+    assert db["MasterUserSecret"]["SecretArn"] == outputs(aws, "db")["Secret"]
+
+
+def test_a_resource_moto_cannot_update_stays_in_the_stack(aws):
+    cfn = aws.cloudformation
+    template = {**DATABASE, "Resources": {**DATABASE["Resources"]}}
+    template["Resources"]["Db"] = json.loads(json.dumps(DATABASE["Resources"]["Db"]).replace("app-db", "kept-db"))
+    template["Resources"]["Db"]["Properties"]["DeletionProtection"] = "false"
+    for stack, patched in (("kept-unpatched", False), ("kept", True)):
+        body = json.dumps(template).replace("kept-db", f"{stack}-db")
+        cfn.create_stack(StackName=stack, TemplateBody=body)
+        update = {"StackName": stack, "TemplateBody": body,
+                  "Parameters": [{"ParameterKey": "Class", "ParameterValue": "db.t4g.small"}]}
+        if patched:
+            cfn.update_stack(**update)
+            assert outputs(aws, stack)["Host"].startswith(f"{stack}-db.")
+        else:
+            with local.unpatched("keep what moto cannot update"):
+                cfn.update_stack(**update)
+            with pytest.raises(FAILED):
+                outputs(aws, stack)  # the DB instance is gone from the stack
+
+
+def test_a_flow_log_can_deliver_to_a_bucket_folder(aws):
+    def template(bucket):
+        return json.dumps({"Resources": {
+            "Vpc": {"Type": "AWS::EC2::VPC", "Properties": {"CidrBlock": "10.9.0.0/16"}},
+            "Logs": {"Type": "AWS::S3::Bucket", "Properties": {"BucketName": bucket}},
+            "FlowLog": {"Type": "AWS::EC2::FlowLog", "Properties": {
+                "ResourceId": {"Ref": "Vpc"}, "ResourceType": "VPC", "TrafficType": "ALL",
+                "LogDestinationType": "s3", "LogDestination": {"Fn::Sub": "${Logs.Arn}/vpc-flow-logs/"}}},
+        }})
+
+    with local.unpatched("flow log to an S3 folder"), pytest.raises(FAILED):
+        aws.cloudformation.create_stack(StackName="flow-unpatched", TemplateBody=template("flow-logs-a"))
+    aws.cloudformation.create_stack(StackName="flow", TemplateBody=template("flow-logs-b"))
+    destinations = [f["LogDestination"] for f in aws.client("ec2").describe_flow_logs()["FlowLogs"]]
+    assert "arn:aws:s3:::flow-logs-b/vpc-flow-logs/" in destinations
+
+
+def test_a_kms_key_keeps_its_tags_and_policy(aws):
+    policy = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "kms:*", "Resource": "*"}]}
+    template = json.dumps({"Resources": {"Key": {"Type": "AWS::KMS::Key", "Properties": {
+        "KeyPolicy": policy, "EnableKeyRotation": True, "Tags": [{"Key": "Environment", "Value": "dev"}]}}}})
+    with local.unpatched("KMS key from a template"), pytest.raises(FAILED):
+        aws.cloudformation.create_stack(StackName="kms-unpatched", TemplateBody=template)
+    aws.cloudformation.create_stack(StackName="kms", TemplateBody=template)
+    key = aws.cloudformation.describe_stack_resource(StackName="kms", LogicalResourceId="Key")["StackResourceDetail"]
+    kms = aws.client("kms")
+    assert kms.list_resource_tags(KeyId=key["PhysicalResourceId"])["Tags"] == [{"TagKey": "Environment", "TagValue": "dev"}]
+    assert json.loads(kms.get_key_policy(KeyId=key["PhysicalResourceId"], PolicyName="default")["Policy"]) == policy
+
+
+def test_resources_get_events_and_placeholders_none(aws):
+    cfn = aws.cloudformation
+    template = json.dumps({"Resources": {"Queue": {"Type": "AWS::SQS::Queue"},
+                                         **UNMODELLED["Resources"]}})
+    with local.unpatched("resource events"):
+        cfn.create_stack(StackName="events-unpatched", TemplateBody=template)
+    cfn.create_stack(StackName="events", TemplateBody=template)
+
+    def resource_events(stack):
+        return {(e["LogicalResourceId"], e["ResourceStatus"]) for e in cfn.describe_stack_events(StackName=stack)["StackEvents"]
+                if e["LogicalResourceId"] != stack}
+
+    assert resource_events("events-unpatched") == set()
+    assert resource_events("events") == {("Queue", "CREATE_COMPLETE")}
+
+
+def test_an_update_that_flips_a_condition_creates_and_deletes(aws):
+    cfn = aws.cloudformation
+    template = json.dumps({
+        "Parameters": {"Two": {"Type": "String", "Default": "false"}},
+        "Conditions": {"WantTwo": {"Fn::Equals": [{"Ref": "Two"}, "true"]}},
+        "Resources": {"First": {"Type": "AWS::SQS::Queue", "Properties": {"QueueName": {"Fn::Sub": "${AWS::StackName}-1"}}},
+                      "Second": {"Type": "AWS::SQS::Queue", "Condition": "WantTwo",
+                                 "Properties": {"QueueName": {"Fn::Sub": "${AWS::StackName}-2"}}}},
+    })
+
+    def queues(stack):
+        return sorted(url.rsplit("/", 1)[1] for url in aws.client("sqs").list_queues(QueueNamePrefix=stack).get("QueueUrls", []))
+
+    def update(stack, two):
+        cfn.update_stack(StackName=stack, TemplateBody=template, Parameters=[{"ParameterKey": "Two", "ParameterValue": two}])
+
+    for stack in ("flop", "flip"):
+        cfn.create_stack(StackName=stack, TemplateBody=template)
+    with local.unpatched("conditions on update"):
+        update("flop", "true")
+    update("flip", "true")
+    assert queues("flop") == ["flop-1"]
+    assert queues("flip") == ["flip-1", "flip-2"]
+    update("flip", "false")
+    assert queues("flip") == ["flip-1"]
+
+
+def test_every_patch_is_applied_and_can_be_taken_out_and_put_back():
+    from moto.cloudformation.models import Stack
+
+    local.apply_patches()
+    assert set(local._installed) == set(local.PATCHES)
+    with local.unpatched("nested outputs"):
+        assert not hasattr(Stack, "get_cfn_attribute")
+    assert hasattr(Stack, "get_cfn_attribute")
+
+
+def test_a_parameter_inside_fn_sub_counts_as_a_reference(aws):
+    first = upload(aws, "sub/v1/child.json", LABELLED_QUEUE)
+    upload(aws, "sub/v2/child.json", {**LABELLED_QUEUE, "Outputs": {**LABELLED_QUEUE["Outputs"], "Version": {"Value": "2"}}})
+    root = {
+        "Parameters": {"Prefix": {"Type": "String"}},
+        "Resources": {"Child": {"Type": "AWS::CloudFormation::Stack", "Properties": {
+            "TemplateURL": {"Fn::Sub": first.replace("v1/", "${Prefix}")}, "Parameters": {"Label": "x"}}}},
+    }
+
+    def child_outputs(stack):
+        child = aws.cloudformation.describe_stack_resource(StackName=stack, LogicalResourceId="Child")
+        return outputs(aws, child["StackResourceDetail"]["PhysicalResourceId"])
+
+    for stack in ("sub-unpatched", "sub"):
+        by_change_set(aws, stack, root, Prefix="v1/")
+    with local.unpatched("Sub references"):
+        by_change_set(aws, "sub-unpatched", root, kind="UPDATE", Prefix="v2/")
+    by_change_set(aws, "sub", root, kind="UPDATE", Prefix="v2/")
+    assert "Version" not in child_outputs("sub-unpatched")
+    assert child_outputs("sub")["Version"] == "2"
+
+
+def bucket_template(name: str) -> str:
+    return json.dumps({"Resources": {"Bucket": {
+        "Type": "AWS::S3::Bucket", "DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain",
+        "Properties": {
+            "BucketName": name,
+            "VersioningConfiguration": {"Status": "Enabled"},
+            "PublicAccessBlockConfiguration": {"BlockPublicAcls": True, "BlockPublicPolicy": True,
+                                               "IgnorePublicAcls": True, "RestrictPublicBuckets": True},
+            "LifecycleConfiguration": {"Rules": [{"Id": "Tidy", "Status": "Enabled", "ExpirationInDays": 365,
+                                                  "Transitions": [{"StorageClass": "GLACIER", "TransitionInDays": 90}],
+                                                  "NoncurrentVersionExpiration": {"NoncurrentDays": 30}}]},
+            "CorsConfiguration": {"CorsRules": [{"AllowedMethods": ["GET"], "AllowedOrigins": ["https://example.com"],
+                                                 "AllowedHeaders": ["*"], "MaxAge": 3000}]},
+            "OwnershipControls": {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]},
+        }}}})
+
+
+def test_a_bucket_takes_its_template_settings_and_a_retained_replacement_stays(aws):
+    s3, cfn = aws.s3, aws.cloudformation
+    with local.unpatched("bucket from a template"):
+        cfn.create_stack(StackName="bucket-unpatched", TemplateBody=bucket_template("plain-bucket"))
+        assert "Status" not in s3.get_bucket_versioning(Bucket="plain-bucket")
+        cfn.update_stack(StackName="bucket-unpatched", TemplateBody=bucket_template("plain-bucket-2"))
+        assert "plain-bucket" not in [b["Name"] for b in s3.list_buckets()["Buckets"]]
+    cfn.create_stack(StackName="bucket", TemplateBody=bucket_template("kept-bucket"))
+    assert s3.get_bucket_versioning(Bucket="kept-bucket")["Status"] == "Enabled"
+    assert all(s3.get_public_access_block(Bucket="kept-bucket")["PublicAccessBlockConfiguration"].values())
+    rule = s3.get_bucket_lifecycle_configuration(Bucket="kept-bucket")["Rules"][0]
+    assert (rule["ID"], rule["Expiration"]["Days"], rule["NoncurrentVersionExpiration"]["NoncurrentDays"]) == ("Tidy", 365, 30)
+    assert rule["Transitions"] == [{"Days": 90, "StorageClass": "GLACIER"}]
+    cors = s3.get_bucket_cors(Bucket="kept-bucket")["CORSRules"][0]
+    assert (cors["AllowedOrigins"], cors["MaxAgeSeconds"]) == (["https://example.com"], 3000)
+    ownership = s3.get_bucket_ownership_controls(Bucket="kept-bucket")["OwnershipControls"]["Rules"]
+    assert ownership == [{"ObjectOwnership": "BucketOwnerEnforced"}]
+    cfn.update_stack(StackName="bucket", TemplateBody=bucket_template("kept-bucket-2"))
+    names = [b["Name"] for b in s3.list_buckets()["Buckets"]]
+    assert "kept-bucket" in names and "kept-bucket-2" in names  # UpdateReplacePolicy Retain
+    assert s3.get_bucket_versioning(Bucket="kept-bucket-2")["Status"] == "Enabled"
+
+
+def test_reading_a_deleted_stack_creates_nothing_again(aws):
+    cfn = aws.cloudformation
+    root = parent_of(aws, LABELLED_QUEUE, "deleted")
+
+    def live_children():
+        return [s["StackName"] for s in cfn.list_stacks()["StackSummaries"]
+                if s["StackName"].startswith("deleted-") and s["StackStatus"] != "DELETE_COMPLETE"]
+
+    for stack, patched in (("deleted-unpatched", False), ("deleted", True)):
+        stack_id = by_change_set(aws, stack, root, Label="one")
+        cfn.delete_stack(StackName=stack_id)
+        if patched:
+            cfn.describe_stack_resources(StackName=stack_id)
+            assert live_children() == []
+        else:
+            with local.unpatched("deleted stays deleted"):
+                cfn.describe_stack_resources(StackName=stack_id)
+            assert len(live_children()) == 1  # the nested stack came back
+            for name in live_children():
+                cfn.delete_stack(StackName=name)
