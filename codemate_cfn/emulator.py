@@ -37,6 +37,11 @@ each gap against the unpatched behaviour):
   tags; versioning, public access block, lifecycle, CORS and object
   ownership now apply too, and a replaced bucket with UpdateReplacePolicy
   Retain is kept as on AWS.
+- ECR repository from a template: scan-on-push and encryption kept
+  CloudFormation's capitalised keys (invisible through the API) and the
+  lifecycle policy was dropped.
+- absent resources: a resource whose condition is false was listed as an
+  empty entry among the stack's resources.
 - resource events: moto recorded stack-level events only; resources now
   get CREATE/UPDATE/DELETE_COMPLETE events (placeholders none).
 - deleted stays deleted: moto creates resources lazily when they are read,
@@ -533,6 +538,44 @@ def _patch_sub_references():
     return [(parsing, "get_references_from_template", get_references_from_template)]
 
 
+def _camel(config: dict | None) -> dict | None:
+    """{"ScanOnPush": true} -> {"scanOnPush": true}."""
+    return {k[:1].lower() + k[1:]: v for k, v in config.items()} if config else config
+
+
+def _patch_ecr_repository_from_template():
+    """An ECR repository declared in a template gets its scan-on-push,
+    encryption and lifecycle policy: moto kept CloudFormation's
+    capitalised keys (ScanOnPush), which its API never shows, and dropped
+    the lifecycle policy."""
+    from moto.ecr.models import Repository, ecr_backends
+
+    original = _raw(Repository, "create_from_cloudformation_json")
+
+    def create_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
+        properties = cloudformation_json["Properties"]
+        for key in ("ImageScanningConfiguration", "EncryptionConfiguration"):
+            properties[key] = _camel(properties.get(key))
+        repository = original.__func__(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs)
+        text = properties.get("LifecyclePolicy", {}).get("LifecyclePolicyText")
+        if text:
+            ecr_backends[account_id][region_name].put_lifecycle_policy(None, repository.name, text)
+        return repository
+
+    return [(Repository, "create_from_cloudformation_json", classmethod(create_from_cloudformation_json))]
+
+
+def _patch_absent_resources():
+    """A resource whose condition is false is not listed among the stack's
+    resources; moto listed an empty entry for it."""
+    from moto.cloudformation.models import Stack
+
+    def stack_resources(self):
+        return [resource for resource in self.resource_map.values() if resource is not None]
+
+    return [(Stack, "stack_resources", property(stack_resources))]
+
+
 PATCHES = {
     "nested outputs": _patch_nested_outputs,
     "outputs after a change set": _patch_outputs_after_change_set,
@@ -543,6 +586,8 @@ PATCHES = {
     "flow log to an S3 folder": _patch_flow_log_s3_folder,
     "KMS key from a template": _patch_kms_key_from_template,
     "bucket from a template": _patch_bucket_from_template,
+    "ECR repository from a template": _patch_ecr_repository_from_template,
+    "absent resources": _patch_absent_resources,
     "keep what moto cannot update": _patch_keep_what_cannot_update,
     "conditions on update": _patch_conditions_on_update,
     "resource events": _patch_resource_events,

@@ -379,3 +379,41 @@ def test_reading_a_deleted_stack_creates_nothing_again(aws):
             assert len(live_children()) == 1  # the nested stack came back
             for name in live_children():
                 cfn.delete_stack(StackName=name)
+
+
+def test_an_ecr_repository_takes_its_scan_encryption_and_lifecycle_settings(aws):
+    rules = {"rules": [{"rulePriority": 1, "description": "keep 5", "action": {"type": "expire"},
+                        "selection": {"tagStatus": "any", "countType": "imageCountMoreThan", "countNumber": 5}}]}
+
+    def template(name):
+        return json.dumps({"Resources": {"Repo": {"Type": "AWS::ECR::Repository", "Properties": {
+            "RepositoryName": name, "ImageTagMutability": "IMMUTABLE",
+            "ImageScanningConfiguration": {"ScanOnPush": True},
+            "EncryptionConfiguration": {"EncryptionType": "AES256"},
+            "LifecyclePolicy": {"LifecyclePolicyText": json.dumps(rules)}}}}})
+
+    ecr = aws.client("ecr")
+    with local.unpatched("ECR repository from a template"):
+        aws.cloudformation.create_stack(StackName="ecr-unpatched", TemplateBody=template("plain"))
+    aws.cloudformation.create_stack(StackName="ecr", TemplateBody=template("scanned"))
+    plain, scanned = (ecr.describe_repositories(repositoryNames=[n])["repositories"][0] for n in ("plain", "scanned"))
+    assert "scanOnPush" not in plain["imageScanningConfiguration"]
+    assert scanned["imageScanningConfiguration"] == {"scanOnPush": True}
+    assert scanned["encryptionConfiguration"] == {"encryptionType": "AES256"}
+    assert json.loads(ecr.get_lifecycle_policy(repositoryName="scanned")["lifecyclePolicyText"]) == rules
+
+
+def test_a_resource_whose_condition_is_false_is_not_listed(aws):
+    template = json.dumps({
+        "Conditions": {"Never": {"Fn::Equals": ["a", "b"]}},
+        "Resources": {"Queue": {"Type": "AWS::SQS::Queue"},
+                      "Spare": {"Type": "AWS::SQS::Queue", "Condition": "Never"}},
+    })
+    cfn = aws.cloudformation
+    for stack in ("absent-unpatched", "absent"):
+        cfn.create_stack(StackName=stack, TemplateBody=template)
+    with local.unpatched("absent resources"):
+        unpatched = cfn.describe_stack_resources(StackName="absent-unpatched")["StackResources"]
+    listed = cfn.describe_stack_resources(StackName="absent")["StackResources"]
+    assert len(unpatched) == 2 and [r.get("LogicalResourceId") for r in unpatched].count(None) == 1
+    assert [r["LogicalResourceId"] for r in listed] == ["Queue"]
