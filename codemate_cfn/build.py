@@ -138,17 +138,17 @@ def build(project: Project, force: bool = False, progress: Callable[[str], None]
 
     from codemate_cfn import lint
 
-    workers = lint.start_workers()  # cfn-lint warms up in them while we render
+    worker = lint.start_worker()  # cfn-lint warms up in it while we render
     try:
-        result = _build(project, key, workers, progress)
+        result = _build(project, key, worker, progress)
     finally:
-        if workers is not None:
-            workers.close()
+        if worker is not None:
+            worker.close()
     result.seconds = time.perf_counter() - started
     return result
 
 
-def _build(project: Project, key: str, workers, progress: Callable[[str], None]) -> BuildResult:
+def _build(project: Project, key: str, worker, progress: Callable[[str], None]) -> BuildResult:
     from codemate_cfn import limits, lint, paramfile, render, stateful
     from codemate_cfn.discovery import load_catalogue
 
@@ -193,7 +193,7 @@ def _build(project: Project, key: str, workers, progress: Callable[[str], None])
         raise BuildError("\n".join(problems))
 
     progress(f"linting {len(paths)} templates with cfn-lint {installed_version('cfn-lint')} ({lint.REGION})")
-    findings = lint.lint_templates(paths, workers)
+    findings = lint.lint_templates(paths, worker)
     manifest = {"order": rendered.order, "templates": [asdict(i) for i in infos]}
     (project.build_dir / MANIFEST_FILE).write_text(_manifest_text(manifest))
     cache = project.build_dir / CACHE_FILE

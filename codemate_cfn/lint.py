@@ -2,16 +2,17 @@
 
 cfn-lint's fixed cost is importing it (~0.3 s) and loading its rules
 (~0.25 s per `Runner`); linting a template after that is cheap. So the build
-forks its lint workers first thing (`start_workers`): they import cfn-lint
-and load the rules once while the parent renders, then each lints a batch.
-Small template sets go to one worker in one batch; larger ones are split
-into two size-balanced batches linted side by side on two cores.
+forks a lint worker first thing (`start_worker`): it imports cfn-lint and
+loads the rules while the parent renders. Small template sets are then
+linted in one batch; larger ones in two size-balanced batches side by side,
+the second in a fork of the warmed-up worker, so the rules load only once.
 """
 
 from __future__ import annotations
 
 import multiprocessing
 import os
+import pickle
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -59,41 +60,75 @@ def _config(paths: list[str]):
     return ConfigMixIn(**ManualArgs(templates=paths, regions=[REGION]))
 
 
-def _worker(conn) -> None:
-    """Import cfn-lint and load its rules, then lint the batch the parent
-    sends (None: not needed) and send back the findings."""
+def _failed(paths: list[str], why: str) -> str:
+    return f"cfn-lint failed on {', '.join(Path(p).name for p in paths)}: {why}"
+
+
+def _lint_batch(runner, paths: list[str]) -> list[Finding] | str:
+    """The findings for one batch, or what went wrong, as one line."""
+    try:
+        runner.config = _config(paths)
+        return [_finding(m) for m in runner.run()]
+    except Exception as exc:
+        return _failed(paths, f"{type(exc).__name__}: {exc}")
+
+
+def _lint_batches(runner, batches: list[list[str]]) -> list:
+    """Lint the first batch here and each other one in a fork of this
+    (warmed-up) process; one result per batch."""
+    forks = []
+    for batch in batches[1:]:
+        read, write = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            try:
+                os.close(read)
+                with os.fdopen(write, "wb") as out:
+                    out.write(pickle.dumps(_lint_batch(runner, batch)))
+            finally:
+                os._exit(0)
+        os.close(write)
+        forks.append((pid, read, batch))
+    results = [_lint_batch(runner, batches[0])]
+    for pid, read, batch in forks:
+        with os.fdopen(read, "rb") as pipe:
+            data = pipe.read()
+        os.waitpid(pid, 0)
+        results.append(pickle.loads(data) if data else _failed(batch, "its process died"))
+    return results
+
+
+def _serve(conn) -> None:
+    """The worker: import cfn-lint and load its rules, then lint the batches
+    the parent sends (None: not needed) and send back one result per batch."""
     try:
         from cfnlint.runner import Runner
 
         runner = Runner(_config([]))
-        paths = conn.recv()
-        if paths:
-            runner.config = _config(paths)
-            conn.send([_finding(m) for m in runner.run()])
+        batches = conn.recv()
+        if batches:
+            conn.send(_lint_batches(runner, batches))
     except EOFError:
         pass  # the parent gave up (its build failed before linting)
     except Exception as exc:  # reported by the parent as a BuildError
-        conn.send(f"{type(exc).__name__}: {exc}")
+        conn.send([f"cfn-lint failed to start: {type(exc).__name__}: {exc}"])
     finally:
         conn.close()
 
 
-class LintWorkers:
-    """Forked cfn-lint workers, warming up until `lint` hands them work."""
+class LintWorker:
+    """A forked cfn-lint process, warming up until `lint` hands it work."""
 
-    def __init__(self, count: int | None = None):
-        count = count or min(2, os.cpu_count() or 1)
+    def __init__(self, batches: int | None = None):
+        self.batches = batches or min(2, os.cpu_count() or 1)
         context = multiprocessing.get_context("fork")
-        self._workers = []
-        for _ in range(count):
-            ours, theirs = context.Pipe()
-            process = context.Process(target=_worker, args=(theirs,), daemon=True)
-            process.start()
-            theirs.close()  # so a dead worker reads as EOF here, not a hang
-            self._workers.append((process, ours))
+        self._conn, theirs = context.Pipe()
+        self._process = context.Process(target=_serve, args=(theirs,), daemon=True)
+        self._process.start()
+        theirs.close()  # so a dead worker reads as EOF here, not a hang
         self._linted = False
 
-    def __enter__(self) -> "LintWorkers":
+    def __enter__(self) -> "LintWorker":
         return self
 
     def __exit__(self, *exc) -> None:
@@ -103,45 +138,39 @@ class LintWorkers:
         from codemate_cfn.errors import BuildError
 
         total = sum(p.stat().st_size for p in paths)
-        count = len(self._workers) if total >= SPLIT_BYTES else 1
-        batches = balanced_batches(paths, count)
-        batches += [None] * (len(self._workers) - len(batches))
-        for (_, conn), batch in zip(self._workers, batches):
-            conn.send(batch)
-        findings = []
-        for (_, conn), batch in zip(self._workers, batches):
-            if not batch:
-                continue
-            try:
-                answer = conn.recv()
-            except EOFError:
-                answer = "the worker process died"
-            if isinstance(answer, str):
-                raise BuildError(f"cfn-lint failed on {', '.join(Path(p).name for p in batch)}: {answer}")
-            findings += answer
+        batches = balanced_batches(paths, self.batches if total >= SPLIT_BYTES else 1)
+        self._conn.send(batches)
+        try:
+            results = self._conn.recv()
+        except EOFError:
+            results = ["cfn-lint failed: its process died"]
         self._linted = True
-        return findings
+        problems = [r for r in results if isinstance(r, str)]
+        if problems:
+            raise BuildError("\n".join(problems))
+        return [finding for result in results for finding in result]
 
     def close(self) -> None:
-        """Reap the workers; ones never given work are stopped at once (the
-        build failed before linting, and should not wait for their warm-up)."""
-        for process, conn in self._workers:
-            conn.close()
-            if not self._linted:
-                process.terminate()
-            process.join(timeout=5)
-            if process.is_alive():
-                process.kill()
-                process.join()
-        self._workers = []
+        """Reap the worker; one never given work is stopped at once (the
+        build failed before linting, and should not wait for its warm-up)."""
+        if self._process is None:
+            return
+        self._conn.close()
+        if not self._linted:
+            self._process.terminate()
+        self._process.join(timeout=5)
+        if self._process.is_alive():
+            self._process.kill()
+            self._process.join()
+        self._process = None
 
 
-def start_workers() -> LintWorkers | None:
-    """Start the workers now, so they warm up while the caller renders;
-    None where processes cannot be forked (lint_templates then forks later)."""
+def start_worker() -> LintWorker | None:
+    """Start the worker now, so it warms up while the caller renders; None
+    where processes cannot be forked (lint_templates then lints in-process)."""
     if "fork" not in multiprocessing.get_all_start_methods():
         return None
-    return LintWorkers()
+    return LintWorker()
 
 
 def balanced_batches(paths: list[Path], count: int) -> list[list[str]]:
@@ -155,27 +184,23 @@ def balanced_batches(paths: list[Path], count: int) -> list[list[str]]:
     return [b for b in batches if b]
 
 
-def _lint_here(paths: list[str]) -> list[Finding]:
-    from cfnlint.runner import Runner
-
-    return [_finding(m) for m in Runner(_config(paths)).run()]
-
-
-def lint_templates(paths: list[Path], workers: LintWorkers | None = None) -> list[Finding]:
+def lint_templates(paths: list[Path], worker: LintWorker | None = None) -> list[Finding]:
     """Every cfn-lint finding for `paths`, sorted by template and line.
 
-    `workers` (from start_workers) are used and closed; without them,
-    workers are started here."""
+    `worker` (from start_worker) is used and closed; without it, a worker
+    is started here."""
     if not paths:
-        if workers:
-            workers.close()
+        if worker:
+            worker.close()
         return []
-    workers = workers or start_workers()
-    if workers is None:
-        findings = _lint_here([str(p) for p in paths])
+    worker = worker or start_worker()
+    if worker is None:
+        from cfnlint.runner import Runner
+
+        findings = [_finding(m) for m in Runner(_config([str(p) for p in paths])).run()]
     else:
-        with workers:
-            findings = workers.lint(paths)
+        with worker:
+            findings = worker.lint(paths)
     return sorted(findings, key=lambda f: (f.template, f.line, f.rule))
 
 

@@ -28,7 +28,7 @@ class LintSpy:
         self.calls: list[list[str]] = []
         self.findings = list(findings)
 
-    def __call__(self, paths, workers=None):
+    def __call__(self, paths, worker=None):
         self.calls.append(sorted(p.name for p in paths))
         return self.findings
 
@@ -83,7 +83,7 @@ def test_the_cfn_lint_command_line_finds_nothing_in_the_build(built):
 def test_a_second_build_with_nothing_changed_does_no_work(build_copy, built, monkeypatch):
     before = mtimes(build_copy)
     monkeypatch.setattr(render, "render", must_not_run)
-    monkeypatch.setattr(lint, "start_workers", must_not_run)
+    monkeypatch.setattr(lint, "start_worker", must_not_run)
     monkeypatch.setattr(lint, "lint_templates", must_not_run)
 
     result = build(build_copy)
@@ -178,7 +178,7 @@ def test_a_lint_failure_is_reported_per_finding_and_exits_non_zero(tmp_path, mon
     assert cli.main(args) == 1 and len(spy.calls) == 2  # a failed build is never cached
 
 
-def test_a_build_that_fails_before_linting_stops_its_lint_workers(tmp_path, project, monkeypatch):
+def test_a_build_that_fails_before_linting_stops_its_lint_worker(tmp_path, project, monkeypatch):
     monkeypatch.setattr("codemate_cfn.limits.MAX_OUTPUTS", 0)
 
     with pytest.raises(BuildError):
