@@ -73,13 +73,14 @@ def fingerprint(project: Project) -> str:
     """Hash of everything a build's output depends on."""
     digest = hashlib.sha256()
     compiler = Path(codemate_cfn.__file__).parent
+    # Named relative to their tree, so a copy of the project has the same key.
     files = [
-        *sorted(project.sources.rglob("*.py")),
-        *project.param_files(),
-        *sorted(compiler.rglob("*.py")),
+        *((p, p.relative_to(project.root)) for p in sorted(project.sources.rglob("*.py"))),
+        *((p, p.relative_to(project.root)) for p in project.param_files()),
+        *((p, p.relative_to(compiler.parent)) for p in sorted(compiler.rglob("*.py"))),
     ]
-    for path in files:
-        digest.update(str(path.relative_to(path.parent.parent)).encode())
+    for path, name in files:
+        digest.update(str(name).encode())
         digest.update(b"\0")
         digest.update(path.read_bytes())
         digest.update(b"\0")

@@ -101,6 +101,12 @@ def root_template(
     description: str,
 ) -> tuple[Template, list[str]]:
     """The root template nesting every layer, and the layer order."""
+    for param in DEPLOYER_PARAMS:
+        if param.name in catalogue:
+            raise BuildError(
+                f"templates_src/catalogue.py: {param.name} is the deployer's own parameter (it places the "
+                "nested templates); remove it from the catalogue"
+            )
     wiring = resolve_sources(built, catalogue)
     order = order_layers(list(built), wiring)
 

@@ -94,3 +94,13 @@ def test_validate_of_a_missing_file_is_one_line_and_exit_2(tmp_path):
 
     assert done.returncode == 2
     assert assert_one_line_errors(done) == [f"{tmp_path / 'staging.json'}: file not found"]
+
+
+def test_a_build_directory_that_cannot_be_made_is_one_line(tmp_path):
+    (tmp_path / "build").write_text("a file, not a directory")
+
+    done = cli("--build-dir", tmp_path / "build" / "inner", "build")
+
+    assert done.returncode == 1
+    (error,) = assert_one_line_errors(done)
+    assert str(tmp_path / "build") in error

@@ -86,6 +86,13 @@ def test_a_catalogue_parameter_no_layer_uses_is_refused():
         wire([layer("network")], catalogue(VPC_CIDR))
 
 
+def test_the_catalogue_cannot_declare_the_deployers_parameters():
+    params = catalogue(Param("TemplatesBucketName", "where templates live"))
+
+    with pytest.raises(BuildError, match=r"^templates_src/catalogue.py: TemplatesBucketName is the deployer's own parameter"):
+        wire([layer("network", needs=["TemplatesBucketName"])], params)
+
+
 def test_an_output_declared_twice_in_one_layer_names_the_layer():
     def build(t):
         t.output("VpcId", "vpc-1", "first")
