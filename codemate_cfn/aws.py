@@ -22,7 +22,7 @@ class Target:
     profile: str | None = None
     endpoint_url: str | None = None  # None: AWS_ENDPOINT_URL, else AWS itself
     retry_mode: str = "adaptive"
-    max_attempts: int = 10
+    max_attempts: int = 10  # HTTP requests per call, the first included
     credentials: tuple[str, str] | None = None  # explicit keys (the emulator's dummy ones)
 
     @property
@@ -67,7 +67,7 @@ class Aws:
             from botocore.config import Config
 
             config = Config(
-                retries={"mode": self.target.retry_mode, "max_attempts": self.target.max_attempts},
+                retries={"mode": self.target.retry_mode, "total_max_attempts": self.target.max_attempts},
                 user_agent_extra="codemate-cfn",
             )
             self._clients[service] = self.session.client(

@@ -13,16 +13,9 @@ import pytest
 from codemate_cfn import bootstrap, deploy, events, operations, upload
 from codemate_cfn.emulator import is_placeholder
 from codemate_cfn.stateful import is_stateful
-from emulator_fixtures import (  # noqa: F401  (fixtures)
-    Recorder,
-    aws,
-    catalogue,
-    emulator,
-    fresh_emulator,
-    params_file,
-    run_deploy,
-    templates,
-)
+from deploy_support import Recorder, params_file, run_deploy
+
+pytest_plugins = ["emulator_fixtures"]
 
 
 def stack_names(aws) -> dict[str, str]:
@@ -45,19 +38,19 @@ def tags_of(aws, stack: str = "codemate-dev") -> dict[str, str]:
 
 
 @pytest.fixture
-def dev(project, catalogue):  # noqa: F811
+def dev(project, catalogue):
     return params_file(project, catalogue, "dev")
 
 
 @pytest.fixture
-def deployed(fresh_emulator, aws, templates, dev, catalogue):  # noqa: F811
+def deployed(fresh_emulator, aws, templates, dev, catalogue):
     """params/dev.json deployed on an empty emulator."""
     result = run_deploy(aws, templates, dev, catalogue)
     assert result.outcome == "deployed"
     return result
 
 
-def test_bootstrap_makes_a_private_versioned_encrypted_bucket(fresh_emulator, aws):  # noqa: F811
+def test_bootstrap_makes_a_private_versioned_encrypted_bucket(fresh_emulator, aws):
     ui = Recorder()
     name = bootstrap.ensure(aws, ui, poll_seconds=0.01)
     s3 = aws.s3
@@ -78,7 +71,7 @@ def test_bootstrap_makes_a_private_versioned_encrypted_bucket(fresh_emulator, aw
     assert "LastUpdatedTime" not in aws.cloudformation.describe_stacks(StackName=bootstrap.STACK_NAME)["Stacks"][0]
 
 
-def test_first_deploy_creates_the_root_and_every_nested_stack(deployed, aws, templates):  # noqa: F811
+def test_first_deploy_creates_the_root_and_every_nested_stack(deployed, aws, templates):
     layers = deploy.nested_names(templates["root"])
     assert set(layers.values()) == set(templates) - {"root"}
     found = nested(aws)
@@ -92,7 +85,7 @@ def test_first_deploy_creates_the_root_and_every_nested_stack(deployed, aws, tem
     assert deployed.uploaded == sorted(templates, key=list(templates).index)
 
 
-def test_what_the_emulator_does_not_model_is_listed_and_never_shown_as_created(fresh_emulator, aws, templates, dev, catalogue):  # noqa: F811
+def test_what_the_emulator_does_not_model_is_listed_and_never_shown_as_created(fresh_emulator, aws, templates, dev, catalogue):
     ui = Recorder()
     result = run_deploy(aws, templates, dev, catalogue, ui)
     listed = {line.split(" ")[0] for line in result.not_emulated}
@@ -106,7 +99,7 @@ def test_what_the_emulator_does_not_model_is_listed_and_never_shown_as_created(f
     assert "storage/FilesBucket" in created  # what moto models is created and shown
 
 
-def test_outputs_are_the_nested_outputs_the_root_re_exports(deployed, aws, templates):  # noqa: F811
+def test_outputs_are_the_nested_outputs_the_root_re_exports(deployed, aws, templates):
     root_outputs = {o["OutputKey"]: o["OutputValue"] for o in deployed.outputs}
     assert set(root_outputs) == set(templates["root"].get("Outputs", {}))
     stacks = nested(aws)
@@ -116,7 +109,7 @@ def test_outputs_are_the_nested_outputs_the_root_re_exports(deployed, aws, templ
         assert root_outputs[name] == {o["OutputKey"]: o["OutputValue"] for o in inner}[attribute.split(".", 1)[1]]
 
 
-def test_a_second_deploy_with_nothing_changed_uploads_nothing_and_updates_nothing(deployed, aws, templates, dev, catalogue):  # noqa: F811
+def test_a_second_deploy_with_nothing_changed_uploads_nothing_and_updates_nothing(deployed, aws, templates, dev, catalogue):
     cfn = aws.cloudformation
     before = cfn.describe_stack_events(StackName="codemate-dev")["StackEvents"]
     ui = Recorder()
@@ -131,7 +124,7 @@ def test_a_second_deploy_with_nothing_changed_uploads_nothing_and_updates_nothin
     assert "no changes" in ui.shown
 
 
-def test_a_parameter_change_shows_exactly_the_expected_rows(deployed, aws, templates, dev, catalogue, tmp_path):  # noqa: F811
+def test_a_parameter_change_shows_exactly_the_expected_rows(deployed, aws, templates, dev, catalogue, tmp_path):
     from codemate_cfn.paramfile import load
 
     data = json.loads(dev.path.read_text())
@@ -166,7 +159,7 @@ def renamed_bucket(templates: dict) -> tuple[dict, str]:
     return mutated, logical_id
 
 
-def test_the_guard_refuses_replacing_a_stateful_bucket_until_it_is_allowed(deployed, aws, templates, dev, catalogue):  # noqa: F811
+def test_the_guard_refuses_replacing_a_stateful_bucket_until_it_is_allowed(deployed, aws, templates, dev, catalogue):
     mutated, bucket = renamed_bucket(templates)
     cfn = aws.cloudformation
     old_name = cfn.describe_stack_resource(StackName=nested(aws)["StorageStack"], LogicalResourceId=bucket)[
@@ -190,7 +183,7 @@ def test_the_guard_refuses_replacing_a_stateful_bucket_until_it_is_allowed(deplo
     aws.s3.head_bucket(Bucket=new_name)
 
 
-def test_plan_only_and_unconfirmed_deploys_leave_nothing_behind(fresh_emulator, aws, templates, dev, catalogue):  # noqa: F811
+def test_plan_only_and_unconfirmed_deploys_leave_nothing_behind(fresh_emulator, aws, templates, dev, catalogue):
     cfn = aws.cloudformation
     planned = run_deploy(aws, templates, dev, catalogue, plan_only=True)
     assert planned.outcome == "changes" and planned.exit_code == deploy.EXIT_CHANGES
@@ -202,7 +195,7 @@ def test_plan_only_and_unconfirmed_deploys_leave_nothing_behind(fresh_emulator, 
     assert events.find_stack(cfn, "codemate-dev") is None  # the stack made for the change set went too
 
 
-def test_no_execute_leaves_the_change_set_for_review(fresh_emulator, aws, templates, dev, catalogue):  # noqa: F811
+def test_no_execute_leaves_the_change_set_for_review(fresh_emulator, aws, templates, dev, catalogue):
     ui = Recorder()
     left = run_deploy(aws, templates, dev, catalogue, ui, execute=False)
     assert left.outcome == "left for review" and left.exit_code == 0
@@ -212,7 +205,7 @@ def test_no_execute_leaves_the_change_set_for_review(fresh_emulator, aws, templa
     assert run_deploy(aws, templates, dev, catalogue).outcome == "deployed"
 
 
-def test_status_tells_whether_the_stack_runs_the_local_build(deployed, aws, templates):  # noqa: F811
+def test_status_tells_whether_the_stack_runs_the_local_build(deployed, aws, templates):
     ui = Recorder()
     assert operations.status(aws, "codemate-dev", templates, ui) == "CREATE_COMPLETE"
     assert "deployed templates match the local build" in ui.shown
@@ -225,7 +218,7 @@ def test_status_tells_whether_the_stack_runs_the_local_build(deployed, aws, temp
     assert [line.split()[0] for line in ui.shown.splitlines() if line.endswith("differs")] == ["storage"]
 
 
-def test_delete_removes_every_stack_and_keeps_what_the_policies_keep(deployed, aws, templates):  # noqa: F811
+def test_delete_removes_every_stack_and_keeps_what_the_policies_keep(deployed, aws, templates):
     cfn = aws.cloudformation
     stacks = nested(aws)
     buckets = [r["PhysicalResourceId"] for r in cfn.describe_stack_resources(StackName=stacks["StorageStack"])["StackResources"]
@@ -242,7 +235,7 @@ def test_delete_removes_every_stack_and_keeps_what_the_policies_keep(deployed, a
     assert all(f"storage/{lid} (AWS::S3::Bucket): kept" in ui.noted for lid in retained)
 
 
-def test_delete_asks_and_stops_without_an_answer(deployed, aws):  # noqa: F811
+def test_delete_asks_and_stops_without_an_answer(deployed, aws):
     from codemate_cfn.errors import CodemateError
 
     with pytest.raises(CodemateError, match="stack codemate-dev not deleted .no terminal to confirm on; pass --yes"):

@@ -13,20 +13,13 @@ import pytest
 from codemate_cfn import deploy, operations
 from codemate_cfn.errors import CodemateError
 from codemate_cfn.stateful import is_stateful
-from emulator_fixtures import (  # noqa: F401  (fixtures)
-    Recorder,
-    aws,
-    catalogue,
-    emulator,
-    fresh_emulator,
-    params_file,
-    run_deploy,
-    templates,
-)
+from deploy_support import Recorder, params_file, run_deploy
+
+pytest_plugins = ["emulator_fixtures"]
 
 
 @pytest.fixture(params=["dev", "prod"])
-def env(request, fresh_emulator, aws, templates, project, catalogue):  # noqa: F811
+def env(request, fresh_emulator, aws, templates, project, catalogue):
     """params/<env>.json deployed on an empty emulator: (params, result)."""
     params = params_file(project, catalogue, request.param)
     result = run_deploy(aws, templates, params, catalogue)
@@ -34,7 +27,7 @@ def env(request, fresh_emulator, aws, templates, project, catalogue):  # noqa: F
     return params, result
 
 
-def resources_of(aws, params, layer: str, templates) -> dict[str, str]:  # noqa: F811
+def resources_of(aws, params, layer: str, templates) -> dict[str, str]:
     """Logical ID -> physical ID in the layer's nested stack."""
     logical_id = {name: lid for lid, name in deploy.nested_names(templates["root"]).items()}[layer]
     stack = deploy.nested_stacks(aws.cloudformation, f"codemate-{params.path.stem}")[logical_id]
@@ -46,7 +39,7 @@ def of_type(template: dict, rtype: str) -> dict[str, dict]:
     return {lid: r["Properties"] for lid, r in template["Resources"].items() if r["Type"] == rtype}
 
 
-def test_buckets_are_read_back_with_their_template_settings(env, aws, templates):  # noqa: F811
+def test_buckets_are_read_back_with_their_template_settings(env, aws, templates):
     s3 = aws.s3
     physical = resources_of(aws, env[0], "storage", templates)
     buckets = of_type(templates["storage"], "AWS::S3::Bucket")
@@ -69,7 +62,7 @@ def test_buckets_are_read_back_with_their_template_settings(env, aws, templates)
                 sorted(c["AllowedMethods"]) for c in props["CorsConfiguration"]["CorsRules"]]
 
 
-def test_ecr_repositories_and_the_kms_key_are_read_back(env, aws, templates):  # noqa: F811
+def test_ecr_repositories_and_the_kms_key_are_read_back(env, aws, templates):
     physical = resources_of(aws, env[0], "storage", templates)
     ecr = aws.client("ecr")
     repositories = of_type(templates["storage"], "AWS::ECR::Repository")
@@ -86,7 +79,7 @@ def test_ecr_repositories_and_the_kms_key_are_read_back(env, aws, templates):  #
         assert rotation == props.get("EnableKeyRotation", False)
 
 
-def test_the_database_is_read_back_with_the_parameter_file_settings(env, aws, templates):  # noqa: F811
+def test_the_database_is_read_back_with_the_parameter_file_settings(env, aws, templates):
     params, _ = env
     values = params.parameters
     physical = resources_of(aws, params, "data", templates)
@@ -119,7 +112,7 @@ def policy_denies(aws, stack: str) -> set[str]:
             if {"Update:Replace", "Update:Delete"} <= set(statement["Action"])}
 
 
-def test_protection_follows_the_parameter_file(env, aws, templates):  # noqa: F811
+def test_protection_follows_the_parameter_file(env, aws, templates):
     params, _ = env
     name = f"codemate-{params.path.stem}"
     wanted = params.deployment["ProtectStatefulResources"]
@@ -136,7 +129,7 @@ def test_protection_follows_the_parameter_file(env, aws, templates):  # noqa: F8
     assert policy_denies(aws, name) == (holders if wanted else set())
 
 
-def test_a_protected_stack_is_not_deleted_and_the_message_says_how_to_lift_it(env, aws):  # noqa: F811
+def test_a_protected_stack_is_not_deleted_and_the_message_says_how_to_lift_it(env, aws):
     params, _ = env
     name = f"codemate-{params.path.stem}"
     if not params.deployment["TerminationProtection"]:

@@ -13,7 +13,9 @@ from botocore.exceptions import ClientError
 from botocore.parsers import ResponseParserError
 
 from codemate_cfn import emulator as local
-from emulator_fixtures import client_for, emulator  # noqa: F401  (fixture)
+from deploy_support import client_for
+
+pytest_plugins = ["emulator_fixtures"]
 
 # How a gap shows: moto's HTTP 500 (not an AWS response), or an AWS error
 FAILED = (ResponseParserError, ClientError)
@@ -21,7 +23,7 @@ NAMES = itertools.count()
 
 
 @pytest.fixture
-def aws(emulator):  # noqa: F811
+def aws(emulator):
     """Clients that try once: a gap shows as an error, not as retries."""
     return client_for(emulator.url, max_attempts=1)
 
@@ -69,7 +71,7 @@ LABELLED_QUEUE = {
 }
 
 
-def test_the_server_listens_on_loopback_on_a_free_port_and_forgets_on_reset(emulator, aws):  # noqa: F811
+def test_the_server_listens_on_loopback_on_a_free_port_and_forgets_on_reset(emulator, aws):
     assert emulator.url.startswith("http://127.0.0.1:")
     port = int(emulator.url.rsplit(":", 1)[1])
     assert port != 5000  # moto's fixed default: a free port was asked for

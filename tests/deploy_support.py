@@ -1,0 +1,123 @@
+"""Helpers for deploy tests: clients for the emulator, a console that
+records what it shows, parameter files with changed values, and deploy.run
+with test defaults."""
+
+from __future__ import annotations
+
+import io
+
+from codemate_cfn import deploy
+from codemate_cfn.aws import Aws, Target
+from codemate_cfn.console import Console
+from codemate_cfn.paramfile import load
+
+KEYS = ("emulated", "emulated")
+POLL = 0.02  # seconds between polls: the emulator finishes at once
+
+
+def client_for(url: str, **target) -> Aws:
+    return Aws(Target(endpoint_url=url, credentials=KEYS, **target))
+
+
+class Recorder(Console):
+    """A console that keeps what it shows, and answers no question."""
+
+    def __init__(self, answer: bool | None = None):
+        super().__init__(out=io.StringIO(), err=io.StringIO(), interactive=answer is not None)
+        self.answer = answer
+
+    def confirm(self, question: str) -> bool:
+        self.err.write(f"{question} -> {self.answer}\n")
+        return bool(self.answer)
+
+    @property
+    def shown(self) -> str:
+        return self.out.getvalue()
+
+    @property
+    def noted(self) -> str:
+        return self.err.getvalue()
+
+
+def params_file(project, catalogue, name: str = "dev", **changes):
+    """params/<name>.json, checked; `changes` override parameter values
+    (in memory: the file on disk stays as it is)."""
+    loaded = load(project.params_dir / f"{name}.json", catalogue)
+    loaded.parameters.update(changes)
+    return loaded
+
+
+def run_deploy(aws, templates, params, catalogue, ui=None, **options) -> deploy.Result:
+    """deploy.run with test defaults: stack codemate-<env>, --yes, quick polls."""
+    settings = {"stack_name": f"codemate-{params.path.stem}", "yes": True, "poll_seconds": POLL,
+                "params_path": f"params/{params.path.name}", "commit": "0123456789ab"}
+    settings.update(options)
+    return deploy.run(aws, templates, params, catalogue, deploy.Options(**settings), ui or Recorder())
+
+
+class Replay:
+    """Answers a client's calls with recorded AWS responses instead of
+    sending them: by operation and the stack or change set the call names,
+    so a test does not depend on the order of the calls. Each response is
+    checked against botocore's output shape first, as Stubber does. A call's
+    recorded answers are given in turn; the last one repeats. `calls` lists
+    (operation, parameters) as made."""
+
+    def __init__(self, client, recording: list[dict]):
+        from botocore.validate import validate_parameters
+
+        self.answers: dict[tuple, list[dict]] = {}
+        self.calls: list[tuple[str, dict]] = []
+        model = client.meta.service_model
+        for entry in recording:
+            response = _with_datetimes(entry.get("response", {}))
+            if "error" not in entry:
+                validate_parameters(response, model.operation_model(entry["operation"]).output_shape)
+            self.answers.setdefault((entry["operation"], _named(entry.get("params", {}))), []).append(entry)
+        client.meta.events.register_first("before-parameter-build.*.*", self._note)
+        client.meta.events.register_first("before-call.*.*", self._answer)
+
+    def _note(self, model, params, **_):
+        self.calls.append((model.name, dict(params)))
+
+    def _answer(self, model, **_):
+        from botocore.awsrequest import AWSResponse
+
+        key = (model.name, _named(self.calls[-1][1]))
+        if key not in self.answers:
+            raise AssertionError(f"no recorded answer for {key}")
+        queue = self.answers[key]
+        entry = queue.pop(0) if len(queue) > 1 else queue[0]
+        if "error" in entry:
+            error = {"Error": entry["error"], "ResponseMetadata": {"HTTPStatusCode": 400}}
+            return AWSResponse(None, 400, {}, None), error
+        return AWSResponse(None, 200, {}, None), _with_datetimes(entry["response"])
+
+    def made(self, operation: str) -> list[dict]:
+        return [params for name, params in self.calls if name == operation]
+
+
+def _named(params: dict):
+    return params.get("StackName") or params.get("ChangeSetName")
+
+
+def _with_datetimes(value):
+    """Recorded ISO times back to the datetimes botocore gives."""
+    from datetime import datetime
+
+    if isinstance(value, dict):
+        return {k: datetime.fromisoformat(v) if isinstance(v, str) and (k.endswith("Time") or k == "Timestamp")
+                else _with_datetimes(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_with_datetimes(v) for v in value]
+    return value
+
+
+def replay(service: str, fixture: str, target=None):
+    """An Aws whose `service` client answers from tests/fixtures/aws/<fixture>.json."""
+    import json
+    from pathlib import Path
+
+    aws = Aws(target or Target(endpoint_url="http://127.0.0.1:9", credentials=KEYS, max_attempts=1))
+    recording = json.loads((Path(__file__).parent / "fixtures" / "aws" / f"{fixture}.json").read_text())
+    return aws, Replay(aws.client(service), recording["calls"])

@@ -1,0 +1,226 @@
+"""Failure paths the emulator cannot produce, played from recorded
+CloudFormation responses (tests/fixtures/aws/): a failed nested create,
+UPDATE_ROLLBACK_FAILED and continue-rollback, AWS change sets with nested
+change sets, Ctrl-C while watching; and throttling, injected before moto
+answers, retried by botocore."""
+
+from __future__ import annotations
+
+import pytest
+from botocore.awsrequest import AWSResponse
+
+from codemate_cfn import changeset, deploy, events, operations
+from codemate_cfn.aws import Target, translated_errors
+from codemate_cfn.errors import CodemateError
+from deploy_support import KEYS, Recorder, client_for, params_file, replay
+
+pytest_plugins = ["emulator_fixtures"]
+
+ROOT = "arn:aws:cloudformation:ap-northeast-2:111122223333:stack/codemate-dev/5f3c1e20-6b1d-11ef-9a3b-0a1b2c3d4e5f"
+LABELS = {"NetworkStack": "network", "StorageStack": "storage"}
+
+
+def options(**more) -> deploy.Options:
+    return deploy.Options("codemate-dev", params_path="params/dev.json", yes=True, poll_seconds=0, **more)
+
+
+# -- a failed first create -------------------------------------------------------
+
+def test_watching_a_failed_create_ends_at_rollback_and_names_the_nested_cause():
+    aws, _ = replay("cloudformation", "failed_nested_create")
+    ui = Recorder()
+    final = events.watch(aws, ROOT, ui, poll_seconds=0, expected=10, labels=LABELS, sleep=lambda _: None)
+    assert final == "ROLLBACK_COMPLETE"
+    lines = ui.noted.splitlines()
+    assert any("network    NatEip2a" in line and "CREATE_FAILED" in line and "maximum number of addresses" in line
+               for line in lines)
+    times = [line.split()[1] for line in lines]
+    assert times == sorted(times)  # root and nested events interleaved in time order
+
+    found = events.report_failure(aws, ROOT, final, ui, labels=LABELS)
+    assert [(e["Label"], e["LogicalResourceId"]) for e in found] == [("network", "NatEip2a")]
+    first = ui.noted.split("first failures (ROLLBACK_COMPLETE):\n", 1)[1].splitlines()[0]
+    assert first.startswith("  network/NatEip2a (AWS::EC2::EIP) CREATE_FAILED: Resource handler returned message: "
+                            '"The maximum number of addresses has been reached.')
+    assert "Embedded stack" not in ui.noted.split("first failures")[1]
+
+
+def test_first_failures_skip_echoes_and_cancellations():
+    aws, _ = replay("cloudformation", "failed_nested_create")
+    stream = events.Stream(aws.cloudformation, ROOT, labels=LABELS)
+    stream.discover()
+    everything = stream.poll() + stream.poll()
+    failed = [e for e in everything if e["ResourceStatus"].endswith("_FAILED")]
+    assert {e["LogicalResourceId"] for e in failed} == {"NetworkStack", "NatEip2a", "PublicSubnet2a",
+                                                        "codemate-dev-NetworkStack-9ZX8C7V6B5N4"}
+    assert [e["LogicalResourceId"] for e in events.first_failures(everything)] == ["NatEip2a"]
+
+
+def test_a_stack_left_in_rollback_complete_asks_for_recreate(project, catalogue, templates):
+    aws, calls = replay("cloudformation", "failed_nested_create")
+    with pytest.raises(CodemateError, match=r"stack codemate-dev is ROLLBACK_COMPLETE: its first create failed.*"
+                                            r"Run again with --recreate"):
+        deploy.run(aws, templates, params_file(project, catalogue), catalogue, options(), Recorder())
+    assert calls.made("DeleteStack") == [] and calls.made("CreateChangeSet") == []
+
+
+def test_recreate_is_refused_while_the_rolled_back_stack_holds_retained_resources(project, catalogue, templates):
+    aws, calls = replay("cloudformation", "failed_nested_create")
+    with pytest.raises(CodemateError) as refused:
+        deploy.run(aws, templates, params_file(project, catalogue), catalogue, options(recreate=True), Recorder())
+    assert str(refused.value) == (
+        "--recreate refused: stack codemate-dev kept resources when it rolled back "
+        "(storage/LogsBucket (codemate-logs-dev-111122223333)); a new create would collide with them. "
+        "Delete or import them first")
+    assert calls.made("DeleteStack") == []
+
+
+def test_a_failed_deploy_says_what_to_do_next():
+    assert "--recreate" in deploy.failure_message("codemate-dev", "ROLLBACK_COMPLETE", "params/dev.json")
+    assert "continue-rollback params/dev.json" in deploy.failure_message("codemate-dev", "UPDATE_ROLLBACK_FAILED", "params/dev.json")
+    assert "runs its previous templates" in deploy.failure_message("codemate-dev", "UPDATE_ROLLBACK_COMPLETE", "params/dev.json")
+
+
+# -- UPDATE_ROLLBACK_FAILED ---------------------------------------------------------
+
+def test_update_rollback_failed_offers_continue_rollback_with_what_to_skip(project, catalogue, templates):
+    aws, calls = replay("cloudformation", "update_rollback_failed")
+    with pytest.raises(CodemateError) as stuck:
+        deploy.run(aws, templates, params_file(project, catalogue), catalogue, options(), Recorder())
+    message = str(stuck.value)
+    assert message.startswith("stack codemate-dev is UPDATE_ROLLBACK_FAILED: CloudFormation could not roll back "
+                              "(NetworkStack.NatGateway2a: Resource handler returned message: \"The natGateway ID")
+    assert message.endswith("`python -m codemate_cfn continue-rollback params/dev.json --skip NetworkStack.NatGateway2a`")
+    assert calls.made("CreateChangeSet") == []
+
+
+def test_continue_rollback_skips_the_named_resources_and_watches_to_the_end():
+    aws, calls = replay("cloudformation", "update_rollback_failed")
+    ui = Recorder()
+    final = operations.continue_rollback(aws, "codemate-dev", ["NetworkStack.NatGateway2a"], ui, poll_seconds=0)
+    assert final == "UPDATE_ROLLBACK_COMPLETE"
+    assert calls.made("ContinueUpdateRollback") == [{"StackName": ROOT, "ResourcesToSkip": ["NetworkStack.NatGateway2a"]}]
+    assert "UPDATE_ROLLBACK_COMPLETE" in ui.noted and "UPDATE_FAILED" not in ui.noted  # only events after the call
+    assert "rolled back: UPDATE_ROLLBACK_COMPLETE" in ui.shown
+
+
+def test_continue_rollback_refuses_to_skip_what_did_not_fail():
+    aws, calls = replay("cloudformation", "update_rollback_failed")
+    with pytest.raises(CodemateError, match=r"--skip NetworkStack.Vpc: not among the resources that failed to roll back "
+                                            r"\(NetworkStack.NatGateway2a\)"):
+        operations.continue_rollback(aws, "codemate-dev", ["NetworkStack.Vpc"], Recorder(), poll_seconds=0)
+    assert calls.made("ContinueUpdateRollback") == []
+
+
+# -- change sets as AWS answers them -------------------------------------------------
+
+def create(aws, stack: str) -> changeset.ChangeSet:
+    return changeset.create(aws.cloudformation, stack, "UPDATE", "https://example/root.json", [], {"Environment": "dev"},
+                            labels={"NetworkStack": "network"}, poll_seconds=0, sleep=lambda _: None)
+
+
+def test_aws_change_sets_are_read_with_their_nested_change_sets():
+    aws, calls = replay("cloudformation", "change_sets")
+    made = create(aws, "codemate-dev")
+    assert made.status == "CREATE_COMPLETE" and not made.no_changes
+    assert set(made.changes) == {"root", "network"}
+    assert [c["LogicalResourceId"] for c in made.changes["network"]] == ["NatEip2c", "NatGateway2c", "AppDefaultRoute2c"]
+    assert changeset.has_detail(made.changes)
+    request = calls.made("CreateChangeSet")[0]
+    assert request["IncludeNestedStacks"] is True and request["ChangeSetType"] == "UPDATE"
+    assert "CAPABILITY_AUTO_EXPAND" in request["Capabilities"]
+
+
+def test_what_aws_says_wins_over_the_prediction():
+    from codemate_cfn.plan import Change, merge_aws
+
+    aws, _ = replay("cloudformation", "change_sets")
+    made = create(aws, "codemate-dev")
+    predicted = [Change("network", "modify", "AppDefaultRoute2c", "AWS::EC2::Route", "conditional", ["property NatGatewayId"], False)]
+    merged = {(c.stack, c.logical_id): c for c in merge_aws(predicted, made.changes)}
+    route = merged[("network", "AppDefaultRoute2c")]
+    assert (route.replacement, route.source) == ("false", "aws")
+    assert ("network", "NatGateway2c") in merged and ("root", "NetworkStack") in merged
+
+
+def test_a_change_set_without_changes_is_a_no_op_and_a_broken_one_a_failure():
+    aws, _ = replay("cloudformation", "change_sets")
+    same, broken = create(aws, "codemate-same"), create(aws, "codemate-broken")
+    assert same.no_changes and not same.failed
+    assert broken.failed and "Template format error" in broken.reason
+    # AWS's other wording of the same news, from UpdateStack
+    assert changeset.ChangeSet("id", "stack", "UPDATE", "FAILED", "No updates are to be performed.").no_changes
+
+
+# -- Ctrl-C while watching -------------------------------------------------------------
+
+def test_ctrl_c_while_watching_leaves_the_stack_deploying_and_says_how_to_resume():
+    aws, _ = replay("cloudformation", "failed_nested_create")
+
+    def interrupted(_):
+        raise KeyboardInterrupt
+
+    with pytest.raises(events.StillRunning) as stopped:
+        events.watch(aws, ROOT, Recorder(), poll_seconds=5, labels=LABELS, sleep=interrupted,
+                     resume_hint=options().resume_hint)
+    assert stopped.value.exit_code == 130
+    assert str(stopped.value) == (
+        f"stopped watching: stack {ROOT} is still CREATE_IN_PROGRESS and CloudFormation carries on. "
+        f"Watch it again with: python -m codemate_cfn status params/dev.json --follow")
+
+
+# -- throttling -------------------------------------------------------------------------
+
+THROTTLED = (b'<ErrorResponse xmlns="http://cloudformation.amazonaws.com/doc/2010-05-15/"><Error><Type>Sender</Type>'
+             b'<Code>Throttling</Code><Message>Rate exceeded</Message></Error>'
+             b'<RequestId>4f8a2c1e-7b3d-4e9f-a1c2-5d6e7f8a9b0c</RequestId></ErrorResponse>')
+
+
+class Body:
+    def __init__(self, data: bytes):
+        self.data = data
+
+    def stream(self, **_):
+        yield self.data
+
+
+def throttle(aws, times: int) -> list[str]:
+    """Answer the first `times` DescribeStacks requests with AWS's Throttling
+    error before they reach the emulator; returns what was sent, in order."""
+    sent = []
+
+    def before_send(request, **_):
+        if len(sent) < times:
+            sent.append("throttled")
+            return AWSResponse(request.url, 400, {}, Body(THROTTLED))
+        sent.append("sent")
+        return None
+
+    aws.cloudformation.meta.events.register("before-send.cloudformation.DescribeStacks", before_send)
+    return sent
+
+
+@pytest.fixture
+def no_backoff(monkeypatch):
+    """Retries without waiting (the waits are botocore's, not ours)."""
+    monkeypatch.setattr("botocore.retries.standard.ExponentialBackoff.delay_amount", lambda self, context: 0)
+    monkeypatch.setattr("botocore.retries.adaptive.ClientRateLimiter.on_sending_request", lambda self, request, **_: None)
+
+
+@pytest.mark.parametrize("mode", ["standard", "adaptive"])
+def test_throttling_is_retried(emulator, no_backoff, mode):
+    aws = client_for(emulator.url, retry_mode=mode, max_attempts=4)
+    sent = throttle(aws, 2)
+    assert events.find_stack(aws.cloudformation, "codemate-dev") is None  # the emulator's answer, after two throttles
+    assert sent == ["throttled", "throttled", "sent"]
+    assert aws.calls["cloudformation:DescribeStacks"] == 1  # one API call, three HTTP requests
+
+
+def test_throttling_past_the_attempts_is_one_clear_error(emulator, no_backoff):
+    target = Target(endpoint_url=emulator.url, credentials=KEYS, retry_mode="standard", max_attempts=2)
+    aws = client_for(emulator.url, retry_mode="standard", max_attempts=2)
+    sent = throttle(aws, 5)
+    with pytest.raises(CodemateError, match=r"^DescribeStacks failed: Throttling: Rate exceeded$"):
+        with translated_errors(target):
+            aws.cloudformation.describe_stacks(StackName="codemate-dev")
+    assert sent == ["throttled", "throttled"]
