@@ -1,0 +1,154 @@
+"""The AWS commands the way people run them: `python -m codemate_cfn ...`
+in a fresh process, against the emulator this test process serves on
+127.0.0.1 (or, for --local, one the command starts itself)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from deploy_support import params_file, run_deploy
+from run_cli import assert_one_line_errors, cli
+
+pytest_plugins = ["emulator_fixtures"]
+
+
+@pytest.fixture
+def env(monkeypatch, tmp_path, fresh_emulator):
+    """Dummy credentials and no AWS config of the user's for the child process."""
+    for name, value in {"AWS_ACCESS_KEY_ID": "emulated", "AWS_SECRET_ACCESS_KEY": "emulated",
+                        "AWS_CONFIG_FILE": str(tmp_path / "aws-config"),
+                        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "aws-credentials"),
+                        "AWS_EC2_METADATA_DISABLED": "true"}.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    return fresh_emulator
+
+
+@pytest.fixture
+def run(built, env):
+    """The command line with the session's build directory and the emulator's endpoint."""
+    project, _ = built
+
+    def command(name: str, *args: str, endpoint: bool = True):
+        where = ["--endpoint-url", env.url] if endpoint else []
+        return cli("--build-dir", project.build_dir, name, *args, *where)
+
+    return command
+
+
+def copy_of(project, tmp_path, name: str, **parameters):
+    data = json.loads((project.params_dir / f"{name}.json").read_text())
+    data["Parameters"].update(parameters)
+    path = tmp_path / f"{name}.json"
+    path.write_text(json.dumps(data))
+    return path
+
+
+def test_plan_output_json_and_its_exit_status(run, aws, templates, project, catalogue, tmp_path):
+    first = run("plan", "params/dev.json", "--output", "json")
+    assert first.returncode == 3, first.stderr
+    shown = json.loads(first.stdout)
+    assert (shown["stack"], shown["status"]) == ("codemate-dev", "changes")
+    assert {c["action"] for c in shown["changes"]} == {"add"} and shown["refused"] == []
+    assert "Traceback" not in first.stderr  # stdout holds only the JSON; steps and events go to stderr
+
+    run_deploy(aws, templates, params_file(project, catalogue), catalogue)
+    same = run("diff", "params/dev.json", "--output", "json")
+    assert same.returncode == 0, same.stderr
+    assert json.loads(same.stdout) == {"stack": "codemate-dev", "status": "no changes", "changes": [],
+                                       "counts": {"add": 0, "modify": 0, "remove": 0, "replace": 0, "conditional": 0},
+                                       "refused": []}
+
+    # the same file pointed at another environment renames, so replaces, every named bucket
+    renamed = copy_of(project, tmp_path, "dev", EnvironmentName="prod")
+    data = json.loads(renamed.read_text())
+    data["Tags"]["Environment"] = "prod"
+    renamed.write_text(json.dumps(data))
+    blocked = run("plan", str(renamed), "--output", "json")
+    assert blocked.returncode == 4, blocked.stderr
+    refused = json.loads(blocked.stdout)["refused"]
+    assert refused and any("stack storage: FilesBucket (AWS::S3::Bucket) would be replaced" in r for r in refused)
+
+
+def test_plan_help_explains_the_exit_statuses():
+    done = cli("plan", "--help")
+    assert done.returncode == 0
+    text = " ".join(done.stdout.split())
+    assert "0 no changes, 3 changes (nothing executed), 4 changes the stateful guard refuses" in text
+
+
+def test_deploy_outputs_and_status_from_the_command_line(run, templates):
+    deployed = run("deploy", "params/dev.json", "--yes")
+    assert deployed.returncode == 0, deployed.stderr
+    assert "deployed stack codemate-dev" in deployed.stdout
+    assert "not emulated" in deployed.stdout and "(AWS::ElastiCache::ReplicationGroup)" in deployed.stdout
+    steps = [line for line in deployed.stderr.splitlines() if line.startswith("- ")]
+    assert [s.split(":")[0].split(" ")[1] for s in steps[:2]] == ["build", "parameter"]
+    assert any(s.startswith("- upload to s3://codemate-cfn-artifacts-") for s in steps)
+    assert any("CREATE_COMPLETE" in line for line in deployed.stderr.splitlines() if line.startswith("["))
+
+    outputs = run("outputs", "params/dev.json", "--output", "json")
+    assert outputs.returncode == 0, outputs.stderr
+    assert set(json.loads(outputs.stdout)) == set(templates["root"]["Outputs"])
+
+    status = run("status", "params/dev.json")
+    assert status.returncode == 0, status.stderr
+    assert "stack codemate-dev: CREATE_COMPLETE" in status.stdout
+    assert "deployed templates match the local build" in status.stdout
+
+    again = run("deploy", "params/dev.json", "--yes")
+    assert again.returncode == 0 and "no changes" in again.stdout
+
+
+def test_the_endpoint_can_come_from_aws_endpoint_url(run, env, monkeypatch):
+    monkeypatch.setenv("AWS_ENDPOINT_URL", env.url)
+    done = run("bootstrap", endpoint=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("artifact bucket: codemate-cfn-artifacts-123456789012-ap-northeast-2")
+
+
+def test_deploy_without_a_terminal_or_yes_stops_after_the_plan(run, aws):
+    done = run("deploy", "params/dev.json")
+    assert done.returncode == 3
+    assert "stopped after the plan (no terminal to confirm on; pass --yes" in done.stderr
+    assert "Plan:" in done.stdout
+    assert [s["StackName"] for s in aws.cloudformation.list_stacks()["StackSummaries"]
+            if s["StackStatus"] != "DELETE_COMPLETE"] == ["codemate-cfn-bootstrap"]
+
+
+def test_deleting_a_protected_stack_is_refused_with_how_to_lift_it(run, aws, templates, project, catalogue):
+    run_deploy(aws, templates, params_file(project, catalogue, "prod"), catalogue)
+    done = run("delete", "params/prod.json", "--yes")
+    assert done.returncode == 1
+    assert assert_one_line_errors(done) == [
+        "stack codemate-prod has termination protection on; to delete it, lift it first with: "
+        "aws cloudformation update-termination-protection --no-enable-termination-protection "
+        "--stack-name codemate-prod --region ap-northeast-2"]
+
+
+def test_errors_are_one_line_naming_what_is_wrong(run, project, tmp_path):
+    missing = run("status", "params/dev.json")
+    assert missing.returncode == 1
+    assert assert_one_line_errors(missing) == ["stack codemate-dev does not exist in ap-northeast-2"]
+
+    bad = copy_of(project, tmp_path, "dev", NatGatewayCount="3")
+    invalid = run("deploy", str(bad), "--yes")
+    assert invalid.returncode == 2
+    assert assert_one_line_errors(invalid) == [
+        f"{bad}: Parameters.NatGatewayCount: '3' is not one of the allowed values: 1, 2"]
+
+    profile = run("outputs", "params/dev.json", "--profile", "nosuch", endpoint=False)
+    assert assert_one_line_errors(profile) == ["AWS profile 'nosuch' not found in the AWS config files"]
+
+
+def test_deploy_local_runs_on_its_own_emulator(built, env):
+    project, _ = built
+    done = cli("--build-dir", project.build_dir, "deploy", "params/dev.json", "--local", "--yes")
+    assert done.returncode == 0, done.stderr
+    assert "- local AWS emulator (moto) at http://127.0.0.1:" in done.stderr
+    assert "deployed stack codemate-dev" in done.stdout
+    listed = done.stdout.split("not emulated", 1)[1].splitlines()[1:]
+    assert listed and all(line.startswith("  ") and "(AWS::" in line for line in listed if line)
