@@ -18,6 +18,8 @@ VPC_CIDR = "VpcCidr"
 REQUIRED_TAGS = ("Environment", "Project", "ManagedBy")
 # The values every resource is tagged with (SPEC 1); the root stack's tags must agree.
 FIXED_TAGS = {"Project": PROJECT, "ManagedBy": MANAGED_BY}
+# Block sizes AWS accepts for a VPC or a subnet (IPv4).
+MIN_PREFIX, MAX_PREFIX = 16, 28
 # What CloudFormation accepts for a Number parameter (no NaN, no infinity, no spaces).
 NUMBER = re.compile(r"-?[0-9]+(\.[0-9]+)?")
 # Keys of CloudFormation's template-configuration format, plus ours.
@@ -103,9 +105,11 @@ def _check_value(where: str, param: Param, value) -> list[str]:
         return [f"{where}: {value!r} does not match the pattern {param.pattern}{hint}"]
     if param.kind in ("cidr", "subnet"):
         try:
-            ipaddress.IPv4Network(value, strict=True)
+            network = ipaddress.IPv4Network(value, strict=True)
         except ValueError as exc:
             return [f"{where}: invalid CIDR {value!r}: {exc}"]
+        if not MIN_PREFIX <= network.prefixlen <= MAX_PREFIX:
+            return [f"{where}: {value} is a /{network.prefixlen} block; AWS takes /{MIN_PREFIX} to /{MAX_PREFIX} for VPCs and subnets"]
     return []
 
 

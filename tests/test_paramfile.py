@@ -33,6 +33,7 @@ EXPECTED = {
     "subnet_outside_vpc.json": [("Parameters.AppSubnet2aCidr", "subnet 10.1.11.0/24 is outside the VPC CIDR 10.0.0.0/16")],
     "subnets_overlap.json": [("Parameters.DbSubnet2cCidr", "subnet 10.0.21.128/25 overlaps Parameters.DbSubnet2aCidr (10.0.21.0/24)")],
     "invalid_cidr.json": [("Parameters.PublicSubnet2aCidr", "invalid CIDR '10.0.300.0/24'")],
+    "cidr_block_too_small.json": [("Parameters.AppSubnet2aCidr", "10.0.11.0/29 is a /29 block; AWS takes /16 to /28")],
     "deployer_only_key.json": [("Parameters.TemplatesBucketName", "set by codemate-cfn deploy (or taskcat), not by a parameter file")],
     "missing_tags.json": [("Tags", "missing required key")],
     "missing_tag.json": [("Tags.ManagedBy", "missing required tag")],
