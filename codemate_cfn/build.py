@@ -9,9 +9,9 @@ import json
 import os
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from collections.abc import Callable
 
 import codemate_cfn
 from codemate_cfn.errors import BuildError, InvalidInput
@@ -96,26 +96,27 @@ def _sha256(path: Path) -> str | None:
 
 
 def _cached(project: Project, key: str) -> BuildResult | None:
-    cache = project.build_dir / CACHE_FILE
+    """The last build's result if it was built from `key` and its output is
+    exactly as written then; None means build again."""
     try:
-        data = json.loads(cache.read_text())
-    except (FileNotFoundError, json.JSONDecodeError):
-        return None
-    if data.get("key") != key:
-        return None
-    manifest = data["manifest"]
-    try:
+        data = json.loads((project.build_dir / CACHE_FILE).read_text())
+        if data.get("key") != key:
+            return None
+        manifest = data["manifest"]
         if (project.build_dir / MANIFEST_FILE).read_text() != _manifest_text(manifest):
             return None
+        templates = [TemplateInfo(**t) for t in manifest["templates"]]
+        order = list(manifest["order"])
     except FileNotFoundError:
         return None
-    templates = [TemplateInfo(**t) for t in manifest["templates"]]
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return None  # a cache file not written by us: rebuild and overwrite it
     for t in templates:
         if _sha256(project.build_dir / t.file) != t.sha256:
             return None
     if {p.name for p in project.templates_dir.glob("*.json")} != {Path(t.file).name for t in templates}:
         return None  # a stray template would be uploaded with the others
-    return BuildResult(templates, manifest["order"], cached=True, seconds=0.0)
+    return BuildResult(templates, order, cached=True, seconds=0.0)
 
 
 def _manifest_text(manifest: dict) -> str:
