@@ -413,6 +413,10 @@ def run(aws, templates: dict[str, dict], params, catalogue: dict, options: Optio
     result.refused = guard.refusals(result.changes, options.allow_replacement)
     if options.show_plan:
         ui.say(plan.format_plan(result.changes, result.refused))
+    allowed = guard.refusals(result.changes, set())
+    if not result.refused:
+        ui.step(f"stateful guard: {len(allowed)} replacement(s) or deletion(s) allowed by --allow-replacement"
+                if allowed else "stateful guard: no stateful resource is replaced or deleted")
     if result.refused:
         changeset.discard(cfn, change_set)
         result.outcome = "blocked"

@@ -4,6 +4,7 @@ with test defaults."""
 
 from __future__ import annotations
 
+import copy
 import io
 
 from codemate_cfn import deploy
@@ -37,6 +38,17 @@ class Recorder(Console):
     @property
     def noted(self) -> str:
         return self.err.getvalue()
+
+
+def renamed_bucket(templates: dict) -> tuple[dict, str]:
+    """The templates with one stateful bucket's name changed (a replacement)."""
+    mutated = copy.deepcopy(templates)
+    storage = mutated["storage"]["Resources"]
+    logical_id = next(lid for lid, r in storage.items()
+                      if r["Type"] == "AWS::S3::Bucket" and "BucketName" in r.get("Properties", {}))
+    name = storage[logical_id]["Properties"]["BucketName"]
+    storage[logical_id]["Properties"]["BucketName"] = {"Fn::Sub": name["Fn::Sub"] + "-renamed"}
+    return mutated, logical_id
 
 
 def params_file(project, catalogue, name: str = "dev", **changes):
@@ -92,6 +104,10 @@ class Replay:
             error = {"Error": entry["error"], "ResponseMetadata": {"HTTPStatusCode": 400}}
             return AWSResponse(None, 400, {}, None), error
         return AWSResponse(None, 200, {}, None), _with_datetimes(entry["response"])
+
+    def answer(self, operation: str, name: str | None, *responses: dict) -> None:
+        """Record (instead of what the file says) how AWS answers a call."""
+        self.answers[(operation, name)] = [{"operation": operation, "response": r} for r in responses]
 
     def made(self, operation: str) -> list[dict]:
         return [params for name, params in self.calls if name == operation]

@@ -224,3 +224,33 @@ def test_throttling_past_the_attempts_is_one_clear_error(emulator, no_backoff):
         with translated_errors(target):
             aws.cloudformation.describe_stacks(StackName="codemate-dev")
     assert sent == ["throttled", "throttled"]
+
+
+def test_recreate_deletes_the_rolled_back_stack_when_nothing_was_kept():
+    aws, calls = replay("cloudformation", "failed_nested_create")
+    storage = "arn:aws:cloudformation:ap-northeast-2:111122223333:stack/codemate-dev-StorageStack-1QW2E3R4T5Y6/6a1e2f30-6b1d-11ef-8c4d-06f1e2d3c4b5"
+    calls.answer("DescribeStackResources", storage, {"StackResources": []})
+    calls.answer("DeleteStack", ROOT, {})
+    deleted = aws.cloudformation.describe_stacks(StackName=ROOT)
+    deleted["Stacks"][0]["StackStatus"] = "DELETE_COMPLETE"
+    calls.answer("DescribeStacks", ROOT, deleted)
+    stack = aws.cloudformation.describe_stacks(StackName="codemate-dev")["Stacks"][0]
+    ui = Recorder()
+    assert deploy.change_set_kind(aws, stack, options(recreate=True), ui, LABELS) == "CREATE"
+    assert calls.made("DeleteStack") == [{"StackName": ROOT}]
+    assert "deleting stack codemate-dev (ROLLBACK_COMPLETE) to create it anew" in ui.noted
+
+
+# -- status --follow -----------------------------------------------------------------
+
+def test_status_follow_streams_an_update_until_it_ends():
+    aws, _ = replay("cloudformation", "update_in_progress")
+    deployed = aws.cloudformation.get_template(StackName=ROOT)["TemplateBody"]  # the local build is the same
+    ui = Recorder()
+    final = operations.status(aws, "codemate-dev", {"root": deployed}, ui, follow=True, poll_seconds=0)
+    assert final == "UPDATE_COMPLETE"
+    assert "stack codemate-dev: UPDATE_IN_PROGRESS" in ui.shown
+    assert "git commit: 4e5f6a7b8c9d" in ui.shown and "deployed templates match the local build" in ui.shown
+    followed = [line.split()[3:5] for line in ui.noted.splitlines()]  # [n] time stack logical-id status
+    assert followed == [["Queue", "UPDATE_COMPLETE"], ["codemate-dev", "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS"],
+                        ["codemate-dev", "UPDATE_COMPLETE"]]

@@ -5,7 +5,6 @@ delete. Each test starts from an empty emulator."""
 
 from __future__ import annotations
 
-import copy
 import json
 
 import pytest
@@ -13,7 +12,7 @@ import pytest
 from codemate_cfn import bootstrap, deploy, events, operations, upload
 from codemate_cfn.emulator import is_placeholder
 from codemate_cfn.stateful import is_stateful
-from deploy_support import Recorder, params_file, run_deploy
+from deploy_support import Recorder, params_file, renamed_bucket, run_deploy
 
 pytest_plugins = ["emulator_fixtures"]
 
@@ -146,17 +145,6 @@ def test_a_parameter_change_shows_exactly_the_expected_rows(deployed, aws, templ
                           "ParameterKey", "ParameterValue")["NatGatewayCount"] == "2"
     assert tags_of(aws)[deploy.PROVENANCE["params"]] != deploy.params_hash(
         deploy.stack_parameters(templates["root"], dev, catalogue), dev.tags)
-
-
-def renamed_bucket(templates: dict) -> tuple[dict, str]:
-    """The templates with one stateful bucket's name changed (a replacement)."""
-    mutated = copy.deepcopy(templates)
-    storage = mutated["storage"]["Resources"]
-    logical_id = next(lid for lid, r in storage.items()
-                      if r["Type"] == "AWS::S3::Bucket" and "BucketName" in r.get("Properties", {}))
-    name = storage[logical_id]["Properties"]["BucketName"]
-    storage[logical_id]["Properties"]["BucketName"] = {"Fn::Sub": name["Fn::Sub"] + "-renamed"}
-    return mutated, logical_id
 
 
 def test_the_guard_refuses_replacing_a_stateful_bucket_until_it_is_allowed(deployed, aws, templates, dev, catalogue):

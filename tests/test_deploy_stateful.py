@@ -13,7 +13,7 @@ import pytest
 from codemate_cfn import deploy, operations
 from codemate_cfn.errors import CodemateError
 from codemate_cfn.stateful import is_stateful
-from deploy_support import Recorder, params_file, run_deploy
+from deploy_support import Recorder, params_file, renamed_bucket, run_deploy
 
 pytest_plugins = ["emulator_fixtures"]
 
@@ -142,3 +142,17 @@ def test_a_protected_stack_is_not_deleted_and_the_message_says_how_to_lift_it(en
         f"aws cloudformation update-termination-protection --no-enable-termination-protection "
         f"--stack-name {name} --region ap-northeast-2")
     assert aws.cloudformation.describe_stacks(StackName=name)["Stacks"][0]["StackStatus"] == "CREATE_COMPLETE"
+
+
+def test_an_allowed_replacement_lifts_the_stack_policy_for_that_deploy_only(fresh_emulator, aws, templates, project, catalogue):
+    prod = params_file(project, catalogue, "prod")
+    run_deploy(aws, templates, prod, catalogue)
+    storage = deploy.nested_stacks(aws.cloudformation, "codemate-prod")["StorageStack"]
+    mutated, bucket = renamed_bucket(templates)
+    assert bucket in policy_denies(aws, storage)
+    before = aws.calls["cloudformation:SetStackPolicy"]
+    ui = Recorder()
+    assert run_deploy(aws, mutated, prod, catalogue, ui, allow_replacement={bucket}).outcome == "deployed"
+    assert f"stack policy of storage: allowing the replacement of {bucket} for this deploy" in ui.noted
+    assert aws.calls["cloudformation:SetStackPolicy"] - before == 2  # lifted, then put back
+    assert bucket in policy_denies(aws, storage)
