@@ -2,55 +2,56 @@
 127.0.0.1 (a free port), with the patches that let the deploy flow run end
 to end on moto 5.2.5.
 
-Each patch fills one gap seen on moto 5.2.5 (tests/test_emulator.py shows
-each gap against the unpatched behaviour):
+Each patch fills one gap seen on moto 5.2.5 and takes moto to what AWS
+does; tests/test_emulator.py shows each gap with the patch taken out.
 
 - nested outputs: `GetAtt <NestedStack>.Outputs.X` made execute_change_set
   answer HTTP 500 ('Stack' object has no attribute 'get_cfn_attribute').
 - outputs after a change set: execute_change_set left the stack's outputs
-  empty and kept the old tags; AWS shows the new outputs and the change
-  set's tags.
+  empty and kept its old tags and parameters.
 - nested update in place: an update of a nested stack deleted it and
-  created a new one (new VPC, a second bucket of the same name); AWS
-  updates the nested stack in place.
+  created a new one, with new copies of everything in it.
 - placeholders: a type moto does not model (ElastiCache replication group,
-  Secrets Manager secret, bucket policy, ...) was skipped, and a `GetAtt`
-  or `Ref` to it failed. It now becomes a placeholder whose physical ID
-  starts with PLACEHOLDER_PREFIX, so `deploy` reports it as "not
-  emulated", never as created.
+  Secrets Manager secret, bucket policy, ...) was skipped, and a `Ref` or
+  `GetAtt` to it failed. It becomes a placeholder whose physical ID starts
+  with PLACEHOLDER_PREFIX, which `deploy` reports as "not emulated", never
+  as created.
 - termination protection: UpdateTerminationProtection answered HTTP 500;
-  it now sets the flag, and DeleteStack refuses a protected stack as AWS
-  does.
-- DB instance from a template: moto's model of AWS::RDS::DBInstance read
-  few properties, crashed on `DBParameterGroupName: Ref(<group>)` and had
-  no `MasterUserSecret.SecretArn`; it now takes every property its RDS
-  backend knows.
-- flow log to an S3 folder: a VPC flow log delivering to
-  `arn:aws:s3:::bucket/folder/` crashed moto (it looked for a bucket named
+  it now sets the flag, and DeleteStack refuses a protected stack.
+- DB instance from a template: moto read few of a DB instance's
+  properties, crashed on `DBParameterGroupName: Ref(<group>)` and had no
+  `MasterUserSecret.SecretArn`.
+- flow log to an S3 folder: a flow log delivering to
+  `arn:aws:s3:::bucket/folder/` crashed (moto looked for a bucket named
   "bucket/folder/").
-- conditions on update: an update that flips a condition (NatGatewayCount
-  1 -> 2) now creates and deletes the conditional resources.
-- keep what moto cannot update: a changed resource of a type moto cannot
-  update (route, DB instance) stays as it was instead of vanishing from the
-  stack. Its new properties are not applied: the one gap left open.
-- bucket from a template: moto applied only a bucket's encryption and
-  tags; versioning, public access block, lifecycle, CORS and object
-  ownership now apply too, and a replaced bucket with UpdateReplacePolicy
-  Retain is kept as on AWS.
+- KMS key from a template: a key with Tags failed (moto passed
+  CloudFormation's Key/Value tags to a backend expecting TagKey/TagValue).
+- bucket from a template: only encryption and tags were applied; now
+  versioning, public access block, lifecycle, CORS and object ownership
+  too, and a replaced bucket with UpdateReplacePolicy Retain is kept.
 - ECR repository from a template: scan-on-push and encryption kept
-  CloudFormation's capitalised keys (invisible through the API) and the
+  CloudFormation's capitalised keys (invisible through the API); the
   lifecycle policy was dropped.
 - absent resources: a resource whose condition is false was listed as an
   empty entry among the stack's resources.
+- keep what moto cannot update: a changed resource of a type moto cannot
+  update (route, DB instance) vanished from the stack; it now stays as it
+  was (its new properties are not applied).
+- conditions on update: an update that flips a condition (NatGatewayCount
+  1 -> 2) did not create or delete the resources it covers.
 - resource events: moto recorded stack-level events only; resources now
   get CREATE/UPDATE/DELETE_COMPLETE events (placeholders none).
-- deleted stays deleted: moto creates resources lazily when they are read,
-  so describing a deleted root stack created its nested stacks again.
 - Sub references: a parameter used inside `Fn::Sub` did not count as a
   reference, so a nested stack whose TemplateURL moves with
   ${TemplatesKeyPrefix} was never pointed at its new template.
-- KMS key from a template: a KMS key with Tags failed (moto handed
-  CloudFormation's Key/Value tags to a backend expecting TagKey/TagValue).
+- deleted stays deleted: moto creates resources lazily when they are read,
+  so describing a deleted root stack created its nested stacks again.
+
+Left open, because the success path does not need them: change sets
+carry no Modify/Replacement detail and no nested change sets (deploy's
+offline prediction stands in); nothing fails or rolls back (failures are
+tested with recorded AWS responses); stack policies are stored, not
+enforced; updates of types moto cannot update are not applied.
 
 moto is imported only when the emulator starts: it is an optional
 dependency (`pip install codemate-cfn[emulator]`).
@@ -76,12 +77,12 @@ def is_placeholder(physical_id: str | None) -> bool:
 # Each patch returns the (owner, attribute, new value) triples it installs,
 # so a test can take one out again to show the gap it fills.
 
+_MISSING = object()
+
+
 def _raw(owner, attr):
     """The attribute as stored on its owner (a classmethod stays one)."""
     return vars(owner).get(attr, _MISSING)
-
-
-_MISSING = object()
 
 
 def _patch_nested_outputs():
@@ -264,7 +265,6 @@ def _patch_db_instance_from_template():
     ManageMasterUserPassword, MaxAllocatedStorage, log exports), crashed on
     `DBParameterGroupName: Ref(<DBParameterGroup>)`, and had no
     `MasterUserSecret.SecretArn` attribute."""
-    from moto.cloudformation.exceptions import UnformattedGetAttTemplateException
     from moto.rds.models import DBInstance, rds_backends
 
     original_attribute = _raw(DBInstance, "get_cfn_attribute")
@@ -286,17 +286,12 @@ def _patch_db_instance_from_template():
         return backend.create_db_instance(db_kwargs)
 
     def has_cfn_attr(cls, attr: str) -> bool:
-        return attr in ("Endpoint.Address", "Endpoint.Port", "MasterUserSecret.SecretArn", "DbiResourceId")
+        return attr in ("Endpoint.Address", "Endpoint.Port", "MasterUserSecret.SecretArn")
 
     def get_cfn_attribute(self, attribute_name: str):
         if attribute_name == "MasterUserSecret.SecretArn" and getattr(self, "master_user_secret", None):
             return self.master_user_secret.secret_arn
-        if attribute_name == "DbiResourceId":
-            return self.dbi_resource_id
-        try:
-            return original_attribute(self, attribute_name)
-        except UnformattedGetAttTemplateException:
-            raise
+        return original_attribute(self, attribute_name)
 
     return [
         (DBInstance, "create_from_cloudformation_json", classmethod(create_from_cloudformation_json)),
@@ -604,26 +599,42 @@ def _put(owner, attr, value) -> None:
         setattr(owner, attr, value)
 
 
+def _install(name: str) -> None:
+    _installed[name] = [(owner, attr, _raw(owner, attr), new) for owner, attr, new in PATCHES[name]()]
+    for owner, attr, _, new in _installed[name]:
+        _put(owner, attr, new)
+
+
+def _uninstall(name: str) -> None:
+    for owner, attr, original, _ in reversed(_installed.pop(name)):
+        _put(owner, attr, original)
+
+
 def apply_patches() -> None:
-    """Install every patch, once per process."""
-    for name, make in PATCHES.items():
+    """Install every patch, once per process, in PATCHES order (a later
+    patch may wrap what an earlier one installed)."""
+    for name in PATCHES:
         if name not in _installed:
-            _installed[name] = [(owner, attr, _raw(owner, attr), new) for owner, attr, new in make()]
-            for owner, attr, _, new in _installed[name]:
-                _put(owner, attr, new)
+            _install(name)
 
 
 @contextmanager
 def unpatched(name: str):
-    """Take one patch out for the duration (to show the gap it fills)."""
+    """Take one patch out for the duration (to show the gap it fills); the
+    patches after it are put back on top of moto's own code meanwhile."""
     apply_patches()
-    for owner, attr, original, _ in _installed[name]:
-        _put(owner, attr, original)
+    later = list(PATCHES)[list(PATCHES).index(name):]
+    for each in reversed(later):
+        _uninstall(each)
+    for each in later[1:]:
+        _install(each)
     try:
         yield
     finally:
-        for owner, attr, _, new in _installed[name]:
-            _put(owner, attr, new)
+        for each in reversed(later[1:]):
+            _uninstall(each)
+        for each in later:
+            _install(each)
 
 
 # --- the server -------------------------------------------------------------

@@ -289,14 +289,29 @@ def test_an_update_that_flips_a_condition_creates_and_deletes(aws):
     assert queues("flip") == ["flip-1"]
 
 
+def installed_last() -> dict:
+    """(owner, attribute) -> what the last patch touching it installed."""
+    found = {}
+    for triples in local._installed.values():
+        for owner, attr, _, new in triples:
+            found[(owner, attr)] = new
+    return found
+
+
 def test_every_patch_is_applied_and_can_be_taken_out_and_put_back():
+    from moto.cloudformation import parsing
     from moto.cloudformation.models import Stack
 
     local.apply_patches()
-    assert set(local._installed) == set(local.PATCHES)
+    assert list(local._installed) == list(local.PATCHES)
+    assert all(vars(owner)[attr] is new for (owner, attr), new in installed_last().items())
     with local.unpatched("nested outputs"):
         assert not hasattr(Stack, "get_cfn_attribute")
     assert hasattr(Stack, "get_cfn_attribute")
+    # two patches wrap the same function: taking out the first keeps the second
+    with local.unpatched("keep what moto cannot update"):
+        assert parsing.parse_and_update_resource is local._installed["resource events"][1][3]
+    assert all(vars(owner)[attr] is new for (owner, attr), new in installed_last().items())
 
 
 def test_a_parameter_inside_fn_sub_counts_as_a_reference(aws):
