@@ -229,3 +229,12 @@ def test_delete_asks_and_stops_without_an_answer(deployed, aws):
     with pytest.raises(CodemateError, match="stack codemate-dev not deleted .no terminal to confirm on; pass --yes"):
         operations.delete(aws, "codemate-dev", Recorder(), poll_seconds=0.01)
     assert events.find_stack(aws.cloudformation, "codemate-dev")["StackStatus"] == "CREATE_COMPLETE"
+
+
+def test_a_person_at_a_terminal_is_asked_before_execution(fresh_emulator, aws, templates, dev, catalogue):
+    declined = Recorder(answer=False)
+    assert run_deploy(aws, templates, dev, catalogue, declined, yes=False).outcome == "changes"
+    assert "Execute this change set on stack codemate-dev? -> False" in declined.noted
+    assert "stopped after the plan (not confirmed)" in declined.noted
+    accepted = Recorder(answer=True)
+    assert run_deploy(aws, templates, dev, catalogue, accepted, yes=False).outcome == "deployed"
