@@ -413,15 +413,14 @@ def run(aws, templates: dict[str, dict], params, catalogue: dict, options: Optio
     result.refused = guard.refusals(result.changes, options.allow_replacement)
     if options.show_plan:
         ui.say(plan.format_plan(result.changes, result.refused))
-    allowed = guard.refusals(result.changes, set())
-    if not result.refused:
-        ui.step(f"stateful guard: {len(allowed)} replacement(s) or deletion(s) allowed by --allow-replacement"
-                if allowed else "stateful guard: no stateful resource is replaced or deleted")
     if result.refused:
         changeset.discard(cfn, change_set)
         result.outcome = "blocked"
         ui.note(f"stopped: the stateful guard refused {len(result.refused)} change(s); the change set was deleted")
         return result
+    allowed = guard.refusals(result.changes, set())  # what --allow-replacement let through
+    ui.step(f"stateful guard: {len(allowed)} replacement(s) or deletion(s) allowed by --allow-replacement"
+            if allowed else "stateful guard: no stateful resource is replaced or deleted")
     if options.plan_only:
         changeset.discard(cfn, change_set)
         return result
