@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import sys
 import time
 from collections.abc import Callable
@@ -69,15 +70,41 @@ def _tool_versions() -> dict[str, str]:
     return versions
 
 
+# `import codemate_cfn.x`, `from codemate_cfn.x import ...`, `from codemate_cfn import x, y`
+COMPILER_IMPORT = re.compile(
+    r"^\s*(?:from\s+codemate_cfn(?:\.(\w+))?\s+import\s+(\([^)]*\)|[^\n#]+)|import\s+codemate_cfn\.(\w+))", re.MULTILINE
+)
+
+
+def compiler_files(sources: list[Path]) -> list[Path]:
+    """The codemate_cfn modules a build runs: build.py and what it imports,
+    and what the layer sources import, followed import by import. Deploy
+    code and the like are left out, so editing them keeps the cache."""
+    package = Path(codemate_cfn.__file__).parent
+    found = {package / "__init__.py", package / "build.py"}
+    todo = [package / "build.py", *sources]
+    while todo:
+        path = todo.pop()
+        for module, names, plain in COMPILER_IMPORT.findall(path.read_text(encoding="utf-8")):
+            candidates = [module or plain] if (module or plain) else re.findall(r"\w+", names)
+            for name in candidates:
+                target = package / f"{name}.py"
+                if target.is_file() and target not in found:
+                    found.add(target)
+                    todo.append(target)
+    return sorted(found)
+
+
 def fingerprint(project: Project) -> str:
     """Hash of everything a build's output depends on."""
     digest = hashlib.sha256()
-    compiler = Path(codemate_cfn.__file__).parent
+    sources = sorted(project.sources.rglob("*.py"))
+    compiler = Path(codemate_cfn.__file__).parent.parent
     # Named relative to their tree, so a copy of the project has the same key.
     files = [
-        *((p, p.relative_to(project.root)) for p in sorted(project.sources.rglob("*.py"))),
+        *((p, p.relative_to(project.root)) for p in sources),
         *((p, p.relative_to(project.root)) for p in project.param_files()),
-        *((p, p.relative_to(compiler.parent)) for p in sorted(compiler.rglob("*.py"))),
+        *((p, p.relative_to(compiler)) for p in compiler_files(sources)),
     ]
     for path, name in files:
         digest.update(str(name).encode())

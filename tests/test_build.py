@@ -16,7 +16,7 @@ import pytest
 
 from codemate_cfn import build as build_module
 from codemate_cfn import cli, lint, render
-from codemate_cfn.build import build, fingerprint
+from codemate_cfn.build import build, compiler_files, fingerprint
 from codemate_cfn.errors import BuildError
 from codemate_cfn.lint import Finding
 from codemate_cfn.project import Project
@@ -121,6 +121,18 @@ def test_the_cache_key_covers_sources_parameter_files_and_tools(project_copy, mo
     monkeypatch.setattr(build_module, "_tool_versions", lambda: {"troposphere": "0"})
 
     assert len({key, after_params, after_sources, fingerprint(copy)}) == 4
+
+
+def test_the_cache_key_covers_the_compiler_code_a_build_runs_and_no_other(tmp_path):
+    layer = tmp_path / "edge.py"
+    layer.write_text("from codemate_cfn.layer import Layer\nfrom codemate_cfn import table  # a helper a layer uses\n")
+
+    names = {p.name for p in compiler_files([layer])}
+
+    assert {"__init__.py", "build.py", "render.py", "wiring.py", "layer.py", "lint.py", "paramfile.py", "limits.py",
+            "stateful.py", "discovery.py", "parameter.py", "errors.py", "project.py", "table.py"} <= names
+    assert "cli.py" not in names and "deploy.py" not in names
+    assert "table.py" not in {p.name for p in compiler_files([])}
 
 
 def test_editing_a_parameter_file_makes_the_next_build_work_again(project_copy, build_copy):
