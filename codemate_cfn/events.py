@@ -69,7 +69,9 @@ class Stream:
 
         try:
             resources = self.cfn.describe_stack_resources(StackName=self.root_id)["StackResources"]
-        except ClientError:
+        except ClientError as exc:
+            if not _gone(exc):
+                raise
             return
         for resource in resources:
             if resource.get("ResourceType") == STACK_TYPE:
@@ -83,8 +85,10 @@ class Stream:
             kwargs = {"StackName": stack, **({"NextToken": token} if token else {})}
             try:
                 page = self.cfn.describe_stack_events(**kwargs)
-            except ClientError:
-                return fresh  # a nested stack deleted by name: nothing more to read
+            except ClientError as exc:
+                if not _gone(exc):
+                    raise
+                return fresh  # a stack known by name, deleted: nothing more to read
             for event in page["StackEvents"]:
                 if event["EventId"] in self.seen or (self.since is not None and event["Timestamp"] <= self.since):
                     return fresh
@@ -116,6 +120,10 @@ class Stream:
                 self.done.add(("root", nested))
 
 
+def _gone(exc) -> bool:
+    return "does not exist" in str(exc)
+
+
 def _is_stack_itself(event: dict) -> bool:
     return event.get("ResourceType") == STACK_TYPE and event.get("PhysicalResourceId") == event.get("StackId")
 
@@ -134,7 +142,7 @@ def find_stack(cfn, name: str) -> dict | None:
     try:
         return cfn.describe_stacks(StackName=name)["Stacks"][0]
     except ClientError as exc:
-        if "does not exist" in str(exc):
+        if _gone(exc):
             return None
         raise
 

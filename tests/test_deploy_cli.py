@@ -86,8 +86,11 @@ def test_deploy_outputs_and_status_from_the_command_line(run, templates):
     assert "deployed stack codemate-dev" in deployed.stdout
     assert "not emulated" in deployed.stdout and "(AWS::ElastiCache::ReplicationGroup)" in deployed.stdout
     steps = [line for line in deployed.stderr.splitlines() if line.startswith("- ")]
-    assert [s.split(":")[0].split(" ")[1] for s in steps[:2]] == ["build", "parameter"]
-    assert any(s.startswith("- upload to s3://codemate-cfn-artifacts-") for s in steps)
+    order = ["- build: ", "- parameter file params/dev.json: ok", "- upload to s3://codemate-cfn-artifacts-",
+             "- change set on stack codemate-dev (CREATE, nested change sets included)", "- stateful guard: ",
+             "- executing change set "]
+    found = [next(i for i, s in enumerate(steps) if s.startswith(step)) for step in order]
+    assert found == sorted(found)  # each step shown, in the order they happen
     assert any("CREATE_COMPLETE" in line for line in deployed.stderr.splitlines() if line.startswith("["))
 
     outputs = run("outputs", "params/dev.json", "--output", "json")
