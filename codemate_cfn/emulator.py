@@ -142,8 +142,9 @@ class Placeholder:
     """Stands in for a resource of a type moto does not model, so that
     `Ref` and `GetAtt` to it resolve. Nothing is created."""
 
-    def __init__(self, physical_id: str):
+    def __init__(self, physical_id: str, logical_id: str):
         self.physical_resource_id = physical_id
+        self.logical_id = logical_id
 
     @classmethod
     def has_cfn_attr(cls, attr: str) -> bool:
@@ -151,7 +152,7 @@ class Placeholder:
 
     @classmethod
     def create_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
-        return cls(f"{PLACEHOLDER_PREFIX}-{resource_name}")
+        return cls(f"{PLACEHOLDER_PREFIX}-{resource_name}", kwargs.get("LogicalId", resource_name))
 
     @classmethod
     def update_from_cloudformation_json(cls, original_resource, new_resource_name, cloudformation_json,
@@ -166,7 +167,7 @@ class Placeholder:
         return None
 
     def get_cfn_attribute(self, attribute_name: str) -> str:
-        return f"{self.physical_resource_id}.{attribute_name}"
+        return f"{PLACEHOLDER_PREFIX}-{self.logical_id}.{attribute_name}"
 
     def is_created(self) -> bool:
         return True
