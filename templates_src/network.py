@@ -103,13 +103,14 @@ def build(t):
         RouteTableIds=[Ref(app_rts[s]) for s in AZS],
     ))
 
+    t.input("LogsBucketArn")  # from the storage layer; named in LogDestination below
     t.add(FlowLog(
         "VpcFlowLog",
         ResourceId=Ref(vpc),
         ResourceType="VPC",
         TrafficType="ALL",
         LogDestinationType="s3",
-        LogDestination=Sub("${LogsBucketArn}/vpc-flow-logs/", LogsBucketArn=t.input("LogsBucketArn")),
+        LogDestination=Sub("${LogsBucketArn}/vpc-flow-logs/"),
         MaxAggregationInterval=600,
         Tags=Tags(Name=t.name_of("flow-log")),
     ))

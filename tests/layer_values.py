@@ -7,18 +7,16 @@ written."""
 from __future__ import annotations
 
 import json
-import re
 from functools import lru_cache
 from pathlib import Path
 
+from codemate_cfn.conditions import Context, parameter_values, show
 from codemate_cfn.discovery import load_catalogue
 from codemate_cfn.project import Project
 from codemate_cfn.render import render
 
 ROOT = Path(__file__).resolve().parents[1]
 ENVIRONMENTS = ("dev", "prod")
-NO_VALUE = object()
-SUB_VARIABLE = re.compile(r"\$\{([^}!]+)\}")
 
 
 @lru_cache(maxsize=None)
@@ -36,64 +34,34 @@ def param_file(env: str) -> dict[str, str]:
     return json.loads((ROOT / "params" / f"{env}.json").read_text())["Parameters"]
 
 
+def as_written(value):
+    """A resolved value with what stays unknown put back in the template's
+    own notation: Fn::Sub parts joined into one "${...}" string again."""
+    if isinstance(value, list):
+        return [as_written(v) for v in value]
+    if not isinstance(value, dict):
+        return value
+    if set(value) == {"Fn::Sub"} and isinstance(value["Fn::Sub"], list):
+        return {"Fn::Sub": "".join(p if isinstance(p, str) else show(p) for p in value["Fn::Sub"])}
+    return {k: as_written(v) for k, v in value.items()}
+
+
 class Environment:
-    """One layer template seen with one parameter file (plus `overrides`)."""
+    """One layer template seen with one parameter file (plus `overrides`),
+    evaluated by the deploy plan's own evaluator (codemate_cfn.conditions)."""
 
     def __init__(self, layer: str, env: str, **overrides: str):
         self.template = templates()[layer]
         given = {**{n: p.default for n, p in catalogue().items() if p.default is not None},
                  **param_file(env), **overrides}
         self.values = {name: given[name] for name in self.template.get("Parameters", {}) if name in given}
-        self._conditions: dict[str, bool] = {}
+        self.context = Context(layer, self.template, parameter_values(self.template, self.values))
 
     def condition(self, name: str) -> bool:
-        if name not in self._conditions:
-            self._conditions[name] = self.truth(self.template["Conditions"][name])
-        return self._conditions[name]
-
-    def truth(self, expression) -> bool:
-        (function, args), = expression.items()
-        if function == "Condition":
-            return self.condition(args)
-        if function == "Fn::Equals":
-            a, b = (self.resolve(x) for x in args)
-            return str(a) == str(b)
-        if function == "Fn::Not":
-            return not self.truth(args[0])
-        if function == "Fn::And":
-            return all(self.truth(x) for x in args)
-        if function == "Fn::Or":
-            return any(self.truth(x) for x in args)
-        raise ValueError(f"not a condition: {expression}")
+        return self.context.condition(name)
 
     def resolve(self, value):
-        if isinstance(value, list):
-            return [v for v in (self.resolve(x) for x in value) if v is not NO_VALUE]
-        if not isinstance(value, dict):
-            return value
-        if len(value) == 1:
-            (key, args), = value.items()
-            if key == "Ref":
-                if args == "AWS::NoValue":
-                    return NO_VALUE
-                return self.values.get(args, value)
-            if key == "Fn::If":
-                name, when_true, when_false = args
-                return self.resolve(when_true if self.condition(name) else when_false)
-            if key == "Fn::Sub":
-                return self._sub(args)
-        resolved = {k: self.resolve(v) for k, v in value.items()}
-        return {k: v for k, v in resolved.items() if v is not NO_VALUE}
-
-    def _sub(self, args):
-        text, variables = (args, {}) if isinstance(args, str) else args
-        variables = {k: self.resolve(v) for k, v in variables.items()}
-        known = {**self.values, **{k: v for k, v in variables.items() if isinstance(v, str)}}
-        text = SUB_VARIABLE.sub(lambda m: known.get(m.group(1), m.group(0)), text)
-        left = {k: v for k, v in variables.items() if k not in known}
-        if not SUB_VARIABLE.search(text):
-            return text
-        return {"Fn::Sub": [text, left] if left else text}
+        return as_written(self.context.resolve(value))
 
     def exists(self, logical_id: str) -> bool:
         resource = self.template["Resources"].get(logical_id)

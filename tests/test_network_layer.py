@@ -140,7 +140,7 @@ def test_vpc_flow_logs_go_to_the_logs_bucket(network):
     assert flow_log["TrafficType"] == "ALL"
     assert flow_log["LogDestinationType"] == "s3"
     assert flow_log["LogDestination"] == {
-        "Fn::Sub": ["${LogsBucketArn}/vpc-flow-logs/", {"LogsBucketArn": {"Ref": "LogsBucketArn"}}]
+        "Fn::Sub": "${LogsBucketArn}/vpc-flow-logs/"
     }
     root = templates()["root"]
     assert root["Resources"]["NetworkStack"]["Properties"]["Parameters"]["LogsBucketArn"] == {

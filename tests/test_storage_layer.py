@@ -117,7 +117,7 @@ def test_logs_bucket_accepts_the_flow_logs_the_network_layer_sends(storage):
     prefix = storage.output("VpcFlowLogPrefix")
     assert writes["Resource"] == [{"Fn::Sub": "${LogsBucket.Arn}/%sAWSLogs/${AWS::AccountId}/*" % prefix}]
     flow_log = Environment("network", env_name(storage)).props("VpcFlowLog")
-    assert flow_log["LogDestination"]["Fn::Sub"][0] == "${LogsBucketArn}/" + prefix
+    assert flow_log["LogDestination"]["Fn::Sub"] == "${LogsBucketArn}/" + prefix
 
 
 def test_logs_bucket_keeps_acls_for_cloudfront_standard_logging(storage):
