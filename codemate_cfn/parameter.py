@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Callable
 
 
 @dataclass(frozen=True)
@@ -10,7 +11,8 @@ class Param:
     """A root parameter: what parameter files may set and layers may consume.
 
     kind adds checks CloudFormation cannot express: "cidr" (a valid IPv4
-    network), "subnet" (a cidr inside VpcCidr that overlaps no other subnet).
+    network), "subnet" (a cidr inside VpcCidr that overlaps no other subnet);
+    relation checks the value against other parameters' values.
     """
 
     name: str
@@ -25,6 +27,9 @@ class Param:
     constraint: str | None = None
     no_echo: bool = False
     extra: dict = field(default_factory=dict)
+    # A check against the other parameters' values (all valid on their own):
+    # takes {name: value}, returns what is wrong in one sentence, or None.
+    relation: Callable[[dict[str, str]], str | None] | None = field(default=None, compare=False)
 
     @property
     def required(self) -> bool:

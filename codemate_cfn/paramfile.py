@@ -128,6 +128,16 @@ def _check_subnets(path: Path, values: dict[str, str], catalogue: dict[str, Para
     return problems
 
 
+def _check_relations(path: Path, values: dict[str, str], catalogue: dict[str, Param]) -> list[str]:
+    """Each parameter's relation to the others (every value valid on its own)."""
+    problems = []
+    for name, param in catalogue.items():
+        problem = param.relation(values) if param.relation else None
+        if problem:
+            problems.append(f"{path}: Parameters.{name}: {problem}")
+    return problems
+
+
 def _check_tags(path: Path, tags, environment: str | None) -> list[str]:
     if not isinstance(tags, dict):
         return [f"{path}: Tags: wrong type: expected an object of tag names to strings"]
@@ -199,6 +209,8 @@ def check(path: Path, catalogue: dict[str, Param]) -> tuple[ParamFile | None, li
     full.update({k: v for k, v in values.items() if k in valid})
     valid |= {n for n in full if n not in values}
     problems += _check_subnets(path, full, catalogue, valid)
+    if all(key in valid for key in values if key in catalogue):
+        problems += _check_relations(path, full, catalogue)
 
     environment = values.get(ENVIRONMENT_PARAM) if ENVIRONMENT_PARAM in valid else None
     tags = data.get("Tags")

@@ -8,6 +8,15 @@ from codemate_cfn.parameter import Param
 
 TRUE_FALSE = ("true", "false")
 
+
+def storage_ceiling_problem(allocated: str, ceiling: str) -> str | None:
+    """RDS refuses an autoscaling ceiling less than 10% above the allocated storage."""
+    if float(ceiling) == 0 or float(ceiling) * 10 >= float(allocated) * 11:
+        return None
+    return (f"{ceiling} GB must be 0 (no storage autoscaling) or at least 10% above "
+            f"DbAllocatedStorage ({allocated} GB)")
+
+
 PARAMETERS = [
     # Identity
     Param("EnvironmentName", "Environment name, used in resource names and tags.",
@@ -37,7 +46,8 @@ PARAMETERS = [
     Param("DbAllocatedStorage", "RDS gp3 storage in GB.", type="Number", default="20",
           min_value=20, max_value=1000),
     Param("DbMaxAllocatedStorage", "Storage autoscaling ceiling in GB; 0 turns autoscaling off.",
-          type="Number", default="0", min_value=0, max_value=2000),
+          type="Number", default="0", min_value=0, max_value=2000,
+          relation=lambda v: storage_ceiling_problem(v["DbAllocatedStorage"], v["DbMaxAllocatedStorage"])),
     Param("DbMultiAz", "Run RDS Multi-AZ (a standby in the other AZ).", default="false",
           allowed_values=TRUE_FALSE),
     Param("DbBackupRetentionDays", "Days of automated backups (point-in-time recovery window).",

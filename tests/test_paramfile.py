@@ -34,6 +34,7 @@ EXPECTED = {
     "subnets_overlap.json": [("Parameters.DbSubnet2cCidr", "subnet 10.0.21.128/25 overlaps Parameters.DbSubnet2aCidr (10.0.21.0/24)")],
     "invalid_cidr.json": [("Parameters.PublicSubnet2aCidr", "invalid CIDR '10.0.300.0/24'")],
     "cidr_block_too_small.json": [("Parameters.AppSubnet2aCidr", "10.0.11.0/29 is a /29 block; AWS takes /16 to /28")],
+    "related_values_conflict.json": [("Parameters.DbMaxAllocatedStorage", "52 GB must be 0 (no storage autoscaling) or at least 10% above DbAllocatedStorage (50 GB)")],
     "deployer_only_key.json": [("Parameters.TemplatesBucketName", "set by codemate-cfn deploy (or taskcat), not by a parameter file")],
     "missing_tags.json": [("Tags", "missing required key")],
     "missing_tag.json": [("Tags.ManagedBy", "missing required tag")],
@@ -76,6 +77,27 @@ def test_a_number_parameter_takes_only_digits(value, catalogue, tmp_path):
     _, problems = paramfile.check(path, catalogue)
 
     assert problems == [f"{path}: Parameters.DbAllocatedStorage: wrong type: expected a number in a string, got {value!r}"]
+
+
+@pytest.mark.parametrize("allocated, ceiling, accepted", [
+    ("50", "0", True), ("50", "55", True), ("50", "100", True), ("50", "54", False), ("50", "50", False), ("20", "10", False),
+])
+def test_the_storage_ceiling_is_off_or_at_least_10_percent_above_the_storage(allocated, ceiling, accepted, catalogue, tmp_path):
+    data = json.loads((ROOT / "params" / "prod.json").read_text())
+    data["Parameters"].update(DbAllocatedStorage=allocated, DbMaxAllocatedStorage=ceiling)
+    path = tmp_path / "prod.json"
+    path.write_text(json.dumps(data))
+    problems = paramfile.check(path, catalogue)[1]
+    assert (problems == []) is accepted, problems
+
+
+def test_a_relation_is_not_checked_against_a_value_that_is_itself_wrong(catalogue, tmp_path):
+    data = json.loads((ROOT / "params" / "prod.json").read_text())
+    data["Parameters"].update(DbAllocatedStorage="fifty", DbMaxAllocatedStorage="52")
+    path = tmp_path / "prod.json"
+    path.write_text(json.dumps(data))
+    problems = paramfile.check(path, catalogue)[1]
+    assert problems == [f"{path}: Parameters.DbAllocatedStorage: wrong type: expected a number in a string, got 'fifty'"]
 
 
 def test_a_missing_file_is_named(catalogue, tmp_path):
