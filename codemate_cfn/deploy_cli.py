@@ -206,6 +206,24 @@ def cmd_continue_rollback(args) -> int:
     return 0
 
 
+def cmd_emulator(args) -> int:
+    """Serve the patched local AWS until Ctrl-C (or SIGTERM)."""
+    import time
+
+    from codemate_cfn import emulator
+
+    with emulator.running(args.port) as local:
+        print(f"local AWS emulator (moto, patched) listening at {local.url}", flush=True)
+        print(f"use it with --endpoint-url {local.url} (or AWS_ENDPOINT_URL) and any credentials; Ctrl-C stops it",
+              flush=True)
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            print("emulator stopped", flush=True)
+    return 0
+
+
 def add_commands(sub) -> None:
     """Register the AWS commands on the main parser's subparsers."""
     p = sub.add_parser("bootstrap", help="create or update the artifact bucket stack (codemate-cfn-bootstrap)")
@@ -256,6 +274,10 @@ def add_commands(sub) -> None:
     _stack_options(p)
     p.add_argument("--yes", action="store_true", help="delete without asking")
     p.set_defaults(run=cmd_delete)
+
+    p = sub.add_parser("emulator", help="run the local AWS emulator (moto, patched) on 127.0.0.1 until Ctrl-C")
+    p.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: a free one)")
+    p.set_defaults(run=cmd_emulator)
 
     p = sub.add_parser("continue-rollback", help="continue the rollback of a stack in UPDATE_ROLLBACK_FAILED")
     _stack_options(p)

@@ -654,8 +654,8 @@ class Emulator:
         self.server.stop()
 
 
-def start() -> Emulator:
-    """moto's server on 127.0.0.1, on a free port, with the patches applied."""
+def start(port: int = 0) -> Emulator:
+    """moto's server on 127.0.0.1, on `port` (0: a free one), with the patches applied."""
     try:
         from moto.server import ThreadedMotoServer
     except ImportError:
@@ -667,15 +667,15 @@ def start() -> Emulator:
     apply_patches()
     for noisy in ("werkzeug", "moto"):
         logging.getLogger(noisy).setLevel(logging.ERROR)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
     return Emulator(f"http://{host}:{port}", server)
 
 
 @contextmanager
-def running():
-    emulator = start()
+def running(port: int = 0):
+    emulator = start(port)
     try:
         yield emulator
     finally:
