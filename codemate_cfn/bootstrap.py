@@ -4,27 +4,23 @@ blocked, TLS only, old versions expire."""
 
 from __future__ import annotations
 
-from awacs import s3 as s3_actions
-from awacs.aws import Bool, Condition, Deny, PolicyDocument, Principal, Statement
-from troposphere import GetAtt, Output, Ref, Sub, Tags, Template
+from awacs.aws import PolicyDocument
+from troposphere import Output, Ref, Sub, Tags, Template
 from troposphere.s3 import (
     AbortIncompleteMultipartUpload,
     Bucket,
-    BucketEncryption,
     BucketPolicy,
     LifecycleConfiguration,
     LifecycleRule,
     NoncurrentVersionExpiration,
     OwnershipControls,
     OwnershipControlsRule,
-    PublicAccessBlockConfiguration,
-    ServerSideEncryptionByDefault,
-    ServerSideEncryptionRule,
     VersioningConfiguration,
 )
 
 from codemate_cfn import events
 from codemate_cfn.errors import CodemateError
+from codemate_cfn.private_bucket import BLOCK_ALL_PUBLIC_ACCESS, deny_insecure_transport, sse_s3
 from codemate_cfn.render import to_json
 
 STACK_NAME = "codemate-cfn-bootstrap"
@@ -42,15 +38,8 @@ def template() -> dict:
         DeletionPolicy="Retain",
         UpdateReplacePolicy="Retain",
         VersioningConfiguration=VersioningConfiguration(Status="Enabled"),
-        BucketEncryption=BucketEncryption(ServerSideEncryptionConfiguration=[
-            ServerSideEncryptionRule(
-                ServerSideEncryptionByDefault=ServerSideEncryptionByDefault(SSEAlgorithm="AES256"),
-                BucketKeyEnabled=True,
-            )
-        ]),
-        PublicAccessBlockConfiguration=PublicAccessBlockConfiguration(
-            BlockPublicAcls=True, BlockPublicPolicy=True, IgnorePublicAcls=True, RestrictPublicBuckets=True,
-        ),
+        BucketEncryption=sse_s3(BucketKeyEnabled=True),
+        PublicAccessBlockConfiguration=BLOCK_ALL_PUBLIC_ACCESS,
         OwnershipControls=OwnershipControls(Rules=[OwnershipControlsRule(ObjectOwnership="BucketOwnerEnforced")]),
         LifecycleConfiguration=LifecycleConfiguration(Rules=[
             LifecycleRule(
@@ -65,16 +54,7 @@ def template() -> dict:
     t.add_resource(BucketPolicy(
         "ArtifactBucketPolicy",
         Bucket=Ref(bucket),
-        PolicyDocument=PolicyDocument(Version="2012-10-17", Statement=[
-            Statement(
-                Sid="DenyInsecureTransport",
-                Effect=Deny,
-                Principal=Principal("*"),
-                Action=[s3_actions.Action("*")],
-                Resource=[GetAtt(bucket, "Arn"), Sub("${ArtifactBucket.Arn}/*")],
-                Condition=Condition(Bool("aws:SecureTransport", False)),
-            )
-        ]),
+        PolicyDocument=PolicyDocument(Version="2012-10-17", Statement=[deny_insecure_transport(bucket)]),
     ))
     t.add_output(Output(BUCKET_OUTPUT, Value=Ref(bucket), Description="Bucket holding the uploaded templates."))
     return t.to_dict()

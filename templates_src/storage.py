@@ -9,9 +9,7 @@ from awacs import s3 as s3_actions
 from awacs.aws import (
     Allow,
     ArnLike,
-    Bool,
     Condition,
-    Deny,
     PolicyDocument,
     Principal,
     Statement,
@@ -23,7 +21,6 @@ from troposphere.kms import Alias, Key
 from troposphere.s3 import (
     AbortIncompleteMultipartUpload,
     Bucket,
-    BucketEncryption,
     BucketPolicy,
     CorsConfiguration,
     CorsRules,
@@ -32,22 +29,15 @@ from troposphere.s3 import (
     LifecycleRuleTransition,
     OwnershipControls,
     OwnershipControlsRule,
-    PublicAccessBlockConfiguration,
-    ServerSideEncryptionByDefault,
-    ServerSideEncryptionRule,
     VersioningConfiguration,
 )
 
 from codemate_cfn.layer import Layer
+from codemate_cfn.private_bucket import BLOCK_ALL_PUBLIC_ACCESS, deny_insecure_transport, sse_s3
 
-BLOCK_ALL_PUBLIC_ACCESS = PublicAccessBlockConfiguration(
-    BlockPublicAcls=True, BlockPublicPolicy=True, IgnorePublicAcls=True, RestrictPublicBuckets=True,
-)
 # SSE-S3 on every bucket: the SPEC asks it for user files, and ALB access logs
 # can only be delivered to SSE-S3 buckets.
-SSE_S3 = BucketEncryption(ServerSideEncryptionConfiguration=[
-    ServerSideEncryptionRule(ServerSideEncryptionByDefault=ServerSideEncryptionByDefault(SSEAlgorithm="AES256"))
-])
+SSE_S3 = sse_s3()
 KEEP = {"DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain"}
 
 # Elastic Load Balancing's log-delivery account for ap-northeast-2 (regions
@@ -95,17 +85,6 @@ def bucket_outputs(t, b: Bucket, what: str) -> None:
     name = b.title.removesuffix("Bucket")
     t.output(f"{name}BucketName", Ref(b), f"Name of the {what} bucket.")
     t.output(f"{name}BucketArn", GetAtt(b, "Arn"), f"ARN of the {what} bucket.")
-
-
-def deny_insecure_transport(bucket_ref) -> Statement:
-    return Statement(
-        Sid="DenyInsecureTransport",
-        Effect=Deny,
-        Principal=Principal("*"),
-        Action=[s3_actions.Action("*")],
-        Resource=[GetAtt(bucket_ref, "Arn"), Sub("${%s.Arn}/*" % bucket_ref.title)],
-        Condition=Condition(Bool("aws:SecureTransport", False)),
-    )
 
 
 def bucket_policy(t, bucket_ref, *statements: Statement) -> BucketPolicy:
