@@ -53,8 +53,8 @@ def cfn_lint_command(templates: list[Path]) -> list[str]:
 def noop_in_process(build_dir: Path, repeat: int) -> float:
     """Median time of the build() call itself on an up-to-date build."""
     sys.path.insert(0, str(ROOT))
-    from codemate_cfn.build import build
-    from codemate_cfn.project import Project
+    from codemate_cfn.compile.build import build
+    from codemate_cfn.compile.project import Project
 
     project = Project(ROOT, output=build_dir)
     results = [build(project) for _ in range(repeat)]

@@ -27,8 +27,8 @@ POLL_SECONDS = 0.05  # the emulator finishes before the first poll
 
 
 def deploy_once(url: str, templates: dict, params, catalogue, stack: str) -> tuple[float, object, object]:
-    from codemate_cfn import deploy
-    from codemate_cfn.aws import Aws, Target
+    from codemate_cfn.deploy import flow as deploy
+    from codemate_cfn.deploy.aws import Aws, Target
     from codemate_cfn.console import Console
     from codemate_cfn.emulator import DUMMY_CREDENTIALS
 
@@ -53,10 +53,11 @@ def main() -> int:
     args = parser.parse_args()
 
     sys.path.insert(0, str(ROOT))
-    from codemate_cfn import emulator, paramfile
-    from codemate_cfn.build import build
-    from codemate_cfn.discovery import load_catalogue
-    from codemate_cfn.project import Project
+    from codemate_cfn import emulator
+    from codemate_cfn.params import paramfile
+    from codemate_cfn.compile.build import build
+    from codemate_cfn.compile.discovery import load_catalogue
+    from codemate_cfn.compile.project import Project
 
     with tempfile.TemporaryDirectory() as build_dir:
         project = Project(ROOT, output=Path(build_dir))

@@ -4,7 +4,7 @@ Defaults are the dev values of the SPEC; a parameter without a default must
 be set in every parameter file.
 """
 
-from codemate_cfn.parameter import Param
+from codemate_cfn.params.parameter import Param
 
 TRUE_FALSE = ("true", "false")
 

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from codemate_cfn.build import build
-from codemate_cfn.project import Project
-from codemate_cfn.render import render
+from codemate_cfn.compile.build import build
+from codemate_cfn.compile.project import Project
+from codemate_cfn.compile.render import render
 from run_cli import ROOT
 
 

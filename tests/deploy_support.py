@@ -7,10 +7,10 @@ from __future__ import annotations
 import copy
 import io
 
-from codemate_cfn import deploy
-from codemate_cfn.aws import Aws, Target
+from codemate_cfn.deploy import flow as deploy
+from codemate_cfn.deploy.aws import Aws, Target
 from codemate_cfn.console import Console
-from codemate_cfn.paramfile import load
+from codemate_cfn.params.paramfile import load
 
 KEYS = ("emulated", "emulated")
 POLL = 0.02  # seconds between polls: the emulator finishes at once

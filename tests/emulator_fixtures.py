@@ -14,7 +14,7 @@ import json
 import pytest
 
 from codemate_cfn import emulator as local
-from codemate_cfn.discovery import load_catalogue
+from codemate_cfn.compile.discovery import load_catalogue
 from deploy_support import client_for
 
 _server: list[local.Emulator] = []

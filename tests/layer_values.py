@@ -10,10 +10,10 @@ import json
 from functools import lru_cache
 from pathlib import Path
 
-from codemate_cfn.conditions import Context, parameter_values, show
-from codemate_cfn.discovery import load_catalogue
-from codemate_cfn.project import Project
-from codemate_cfn.render import render
+from codemate_cfn.deploy.conditions import Context, parameter_values, show
+from codemate_cfn.compile.discovery import load_catalogue
+from codemate_cfn.compile.project import Project
+from codemate_cfn.compile.render import render
 
 ROOT = Path(__file__).resolve().parents[1]
 ENVIRONMENTS = ("dev", "prod")
@@ -48,7 +48,7 @@ def as_written(value):
 
 class Environment:
     """One layer template seen with one parameter file (plus `overrides`),
-    evaluated by the deploy plan's own evaluator (codemate_cfn.conditions)."""
+    evaluated by the deploy plan's own evaluator (codemate_cfn.deploy.conditions)."""
 
     def __init__(self, layer: str, env: str, **overrides: str):
         self.template = templates()[layer]

@@ -14,12 +14,15 @@ from pathlib import Path
 
 import pytest
 
-from codemate_cfn import build as build_module
-from codemate_cfn import cli, lint, render
-from codemate_cfn.build import build, compiler_files, fingerprint
+from codemate_cfn.compile import build as build_module
+import codemate_cfn
+from codemate_cfn import cli
+from codemate_cfn.compile import lint
+from codemate_cfn.compile import render
+from codemate_cfn.compile.build import build, compiler_files, fingerprint
 from codemate_cfn.errors import BuildError
-from codemate_cfn.lint import Finding
-from codemate_cfn.project import Project
+from codemate_cfn.compile.lint import Finding
+from codemate_cfn.compile.project import Project
 from run_cli import cli as run_cli
 
 class LintSpy:
@@ -123,16 +126,21 @@ def test_the_cache_key_covers_sources_parameter_files_and_tools(project_copy, mo
     assert len({key, after_params, after_sources, fingerprint(copy)}) == 4
 
 
-def test_the_cache_key_covers_the_compiler_code_a_build_runs_and_no_other(tmp_path):
-    layer = tmp_path / "edge.py"
-    layer.write_text("from codemate_cfn.layer import Layer\nfrom codemate_cfn import table  # a helper a layer uses\n")
+def test_the_cache_key_covers_every_module_of_the_compiler_package(project, tmp_path, monkeypatch):
+    names = {str(p.relative_to(Path(codemate_cfn.__file__).parent)) for p in compiler_files()}
+    assert {"layer.py", "compile/build.py", "compile/lint.py", "params/paramfile.py", "deploy/flow.py",
+            "cli/__init__.py"} <= names
 
-    names = {p.name for p in compiler_files([layer])}
-
-    assert {"__init__.py", "build.py", "render.py", "wiring.py", "layer.py", "lint.py", "paramfile.py", "limits.py",
-            "stateful.py", "discovery.py", "parameter.py", "errors.py", "project.py", "table.py"} <= names
-    assert "cli.py" not in names and "deploy.py" not in names
-    assert "table.py" not in {p.name for p in compiler_files([])}
+    # A module added anywhere in the package (imported relatively, or not at
+    # all) changes the key.
+    before = fingerprint(project)
+    extra = Path(codemate_cfn.__file__).parent / "compile" / "zz_cache_key_probe.py"
+    extra.write_text("VALUE = 1\n")
+    try:
+        assert fingerprint(project) != before
+    finally:
+        extra.unlink()
+    assert fingerprint(project) == before
 
 
 def test_editing_a_parameter_file_makes_the_next_build_work_again(project_copy, build_copy):
@@ -195,7 +203,7 @@ def test_a_lint_failure_is_reported_per_finding_and_exits_non_zero(tmp_path, mon
 
 
 def test_a_build_that_fails_before_linting_stops_its_lint_worker(tmp_path, project, monkeypatch):
-    monkeypatch.setattr("codemate_cfn.limits.MAX_OUTPUTS", 0)
+    monkeypatch.setattr("codemate_cfn.compile.limits.MAX_OUTPUTS", 0)
 
     with pytest.raises(BuildError):
         build(Project(project.root, output=tmp_path / "out"))

@@ -11,9 +11,9 @@ import sys
 
 import pytest
 
-from codemate_cfn.build import build
+from codemate_cfn.compile.build import build
 from codemate_cfn.errors import BuildError
-from codemate_cfn.project import Project
+from codemate_cfn.compile.project import Project
 from codemate_cfn.stateful import is_stateful, missing_policies
 from layer_values import ENVIRONMENTS, ROOT, Environment, catalogue, templates
 

@@ -9,8 +9,11 @@ from __future__ import annotations
 import pytest
 from botocore.awsrequest import AWSResponse
 
-from codemate_cfn import changeset, deploy, events, operations
-from codemate_cfn.aws import Target, translated_errors
+from codemate_cfn.deploy import changeset
+from codemate_cfn.deploy import flow as deploy
+from codemate_cfn.deploy import events
+from codemate_cfn.deploy import operations
+from codemate_cfn.deploy.aws import Target, translated_errors
 from codemate_cfn.errors import CodemateError
 from deploy_support import KEYS, Recorder, client_for, params_file, replay
 
@@ -132,7 +135,7 @@ def test_aws_change_sets_are_read_with_their_nested_change_sets():
 
 
 def test_what_aws_says_wins_over_the_prediction():
-    from codemate_cfn.plan import Change, merge_aws
+    from codemate_cfn.deploy.plan import Change, merge_aws
 
     aws, _ = replay("cloudformation", "change_sets")
     made = create(aws, "codemate-dev")

@@ -9,7 +9,11 @@ import json
 
 import pytest
 
-from codemate_cfn import bootstrap, deploy, events, operations, upload
+from codemate_cfn.deploy import bootstrap
+from codemate_cfn.deploy import flow as deploy
+from codemate_cfn.deploy import events
+from codemate_cfn.deploy import operations
+from codemate_cfn.deploy import upload
 from codemate_cfn.emulator import is_placeholder
 from codemate_cfn.stateful import is_stateful
 from deploy_support import Recorder, params_file, renamed_bucket, run_deploy
@@ -124,7 +128,7 @@ def test_a_second_deploy_with_nothing_changed_uploads_nothing_and_updates_nothin
 
 
 def test_a_parameter_change_shows_exactly_the_expected_rows(deployed, aws, templates, dev, catalogue, tmp_path):
-    from codemate_cfn.paramfile import load
+    from codemate_cfn.params.paramfile import load
 
     data = json.loads(dev.path.read_text())
     data["Parameters"]["NatGatewayCount"] = "2"

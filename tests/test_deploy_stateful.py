@@ -10,7 +10,8 @@ import json
 
 import pytest
 
-from codemate_cfn import deploy, operations
+from codemate_cfn.deploy import flow as deploy
+from codemate_cfn.deploy import operations
 from codemate_cfn.errors import CodemateError
 from codemate_cfn.stateful import is_stateful
 from deploy_support import Recorder, params_file, renamed_bucket, run_deploy

@@ -10,11 +10,14 @@ import re
 import pytest
 from botocore.exceptions import EndpointConnectionError, NoCredentialsError
 
-from codemate_cfn import bootstrap, changeset, deploy, upload
-from codemate_cfn.aws import Aws, Target, translated_errors
+from codemate_cfn.deploy import bootstrap
+from codemate_cfn.deploy import changeset
+from codemate_cfn.deploy import flow as deploy
+from codemate_cfn.deploy import upload
+from codemate_cfn.deploy.aws import Aws, Target, translated_errors
 from codemate_cfn.console import Console
 from codemate_cfn.errors import CodemateError
-from codemate_cfn.parameter import DEPLOYER_PARAMS
+from codemate_cfn.params.parameter import DEPLOYER_PARAMS
 from deploy_support import client_for, params_file
 
 pytest_plugins = ["emulator_fixtures"]
@@ -110,8 +113,8 @@ def test_upload_skips_what_is_already_there(fresh_emulator, templates):
 
 
 def test_the_bootstrap_template_is_private_versioned_encrypted_tls_only_and_lints_clean(tmp_path):
-    from codemate_cfn.lint import failing, lint_templates
-    from codemate_cfn.render import to_json
+    from codemate_cfn.compile.lint import failing, lint_templates
+    from codemate_cfn.compile.render import to_json
 
     template = bootstrap.template()
     bucket = template["Resources"]["ArtifactBucket"]
@@ -172,7 +175,7 @@ def test_without_a_terminal_nothing_is_confirmed(monkeypatch):
 
 
 def test_the_plan_json_carries_the_stack_and_rows(project, catalogue, templates):
-    from codemate_cfn.plan import plan_json, predict
+    from codemate_cfn.deploy.plan import plan_json, predict
 
     changes = predict(None, templates, None, deploy.stack_parameters(templates["root"], params_file(project, catalogue), catalogue))
     shown = json.loads(json.dumps(plan_json(changes, [])))

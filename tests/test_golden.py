@@ -13,7 +13,7 @@ from __future__ import annotations
 import difflib
 from pathlib import Path
 
-from codemate_cfn.render import to_json
+from codemate_cfn.compile.render import to_json
 from run_cli import ROOT
 
 GOLDEN = ROOT / "tests" / "golden"

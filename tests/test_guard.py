@@ -3,12 +3,12 @@ hold data, unless --allow-replacement names them."""
 
 import pytest
 
-from codemate_cfn.discovery import load_catalogue
-from codemate_cfn.guard import refusals
-from codemate_cfn.paramfile import load
-from codemate_cfn.plan import Change, predict
-from codemate_cfn.project import Project
-from codemate_cfn.render import render
+from codemate_cfn.compile.discovery import load_catalogue
+from codemate_cfn.deploy.guard import refusals
+from codemate_cfn.params.paramfile import load
+from codemate_cfn.deploy.plan import Change, predict
+from codemate_cfn.compile.project import Project
+from codemate_cfn.compile.render import render
 from codemate_cfn.stateful import is_stateful
 
 

@@ -7,11 +7,11 @@ import re
 
 import pytest
 
-from codemate_cfn import limits
-from codemate_cfn.build import build
+from codemate_cfn.compile import limits
+from codemate_cfn.compile.build import build
 from codemate_cfn.errors import BuildError
-from codemate_cfn.limits import check_limits
-from codemate_cfn.project import Project
+from codemate_cfn.compile.limits import check_limits
+from codemate_cfn.compile.project import Project
 from run_cli import assert_one_line_errors, cli
 
 BULK_LAYER = '''"""A layer of {count} resources, each with {note} bytes of metadata."""

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from codemate_cfn import lint
+from codemate_cfn.compile import lint
 from codemate_cfn.errors import BuildError
-from codemate_cfn.lint import Finding, LintWorker, balanced_batches, failing, lint_templates
+from codemate_cfn.compile.lint import Finding, LintWorker, balanced_batches, failing, lint_templates
 
 BAD_TEMPLATE = {
     "AWSTemplateFormatVersion": "2010-09-09",

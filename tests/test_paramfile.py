@@ -9,8 +9,8 @@ import shutil
 
 import pytest
 
-from codemate_cfn import paramfile
-from codemate_cfn.discovery import load_catalogue
+from codemate_cfn.params import paramfile
+from codemate_cfn.compile.discovery import load_catalogue
 from codemate_cfn.errors import InvalidInput
 from run_cli import ROOT, assert_one_line_errors, cli
 

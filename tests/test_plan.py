@@ -7,11 +7,11 @@ import json
 import pytest
 
 from codemate_cfn.errors import CodemateError
-from codemate_cfn.paramfile import load
-from codemate_cfn.discovery import load_catalogue
-from codemate_cfn.plan import Change, format_plan, merge_aws, plan_json, predict
-from codemate_cfn.project import Project
-from codemate_cfn.render import render
+from codemate_cfn.params.paramfile import load
+from codemate_cfn.compile.discovery import load_catalogue
+from codemate_cfn.deploy.plan import Change, format_plan, merge_aws, plan_json, predict
+from codemate_cfn.compile.project import Project
+from codemate_cfn.compile.render import render
 
 BUCKET = "AWS::S3::Bucket"
 

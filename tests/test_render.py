@@ -6,8 +6,8 @@ from troposphere.rds import DBInstance
 
 from codemate_cfn.errors import BuildError
 from codemate_cfn.layer import Layer
-from codemate_cfn.parameter import Param
-from codemate_cfn.render import render_layers
+from codemate_cfn.params.parameter import Param
+from codemate_cfn.compile.render import render_layers
 
 
 CATALOGUE = {"EnvironmentName": Param("EnvironmentName", "dev or prod", allowed_values=("dev", "prod"))}

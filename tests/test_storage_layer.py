@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from codemate_cfn import paramfile
+from codemate_cfn.params import paramfile
 from codemate_cfn.stateful import is_stateful, missing_policies
 from layer_values import ENVIRONMENTS, ROOT, Environment, catalogue, templates
 

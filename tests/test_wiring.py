@@ -10,9 +10,9 @@ from troposphere.cloudformation import WaitConditionHandle
 
 from codemate_cfn.errors import BuildError
 from codemate_cfn.layer import Layer
-from codemate_cfn.parameter import Param
-from codemate_cfn.render import render_layers
-from codemate_cfn.wiring import Source, resolve_sources, root_template
+from codemate_cfn.params.parameter import Param
+from codemate_cfn.compile.render import render_layers
+from codemate_cfn.compile.wiring import Source, resolve_sources, root_template
 
 ENVIRONMENT = Param("EnvironmentName", "dev or prod", allowed_values=("dev", "prod"))
 VPC_CIDR = Param("VpcCidr", "CIDR of the VPC", default="10.0.0.0/16", kind="cidr")

@@ -3,8 +3,10 @@ delete and continue-rollback."""
 
 from __future__ import annotations
 
-from codemate_cfn import events, plan, upload
-from codemate_cfn.deploy import (
+from codemate_cfn.deploy import events
+from codemate_cfn.deploy import plan
+from codemate_cfn.deploy import upload
+from codemate_cfn.deploy.flow import (
     PROVENANCE,
     as_dict,
     deployed_templates,

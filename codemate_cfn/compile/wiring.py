@@ -14,7 +14,7 @@ from troposphere.cloudformation import Stack
 
 from codemate_cfn.errors import BuildError
 from codemate_cfn.layer import Layer, LayerTemplate
-from codemate_cfn.parameter import DEPLOYER_PARAMS, Param
+from codemate_cfn.params.parameter import DEPLOYER_PARAMS, Param
 
 TEMPLATE_URL = (
     "https://${TemplatesBucketName}.s3.${AWS::Region}.${AWS::URLSuffix}/"

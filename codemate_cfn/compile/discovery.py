@@ -14,7 +14,7 @@ from pathlib import Path
 
 from codemate_cfn.errors import BuildError
 from codemate_cfn.layer import Layer
-from codemate_cfn.parameter import Param
+from codemate_cfn.params.parameter import Param
 
 SOURCE_PACKAGE = "templates_src"
 

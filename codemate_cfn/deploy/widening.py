@@ -7,7 +7,7 @@ from __future__ import annotations
 import ipaddress
 import json
 
-from codemate_cfn.conditions import RENEWED, show
+from codemate_cfn.deploy.conditions import RENEWED, show
 
 ANYWHERE = {"0.0.0.0/0", "::/0"}
 PEER_KEYS = (

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, replace
 
-from codemate_cfn import widening
-from codemate_cfn.conditions import Context, parameter_values, references, without_uncertain
+from codemate_cfn.deploy import widening
+from codemate_cfn.deploy.conditions import Context, parameter_values, references, without_uncertain
 from codemate_cfn.errors import CodemateError
-from codemate_cfn.parameter import DEPLOYER_PARAMS
+from codemate_cfn.params.parameter import DEPLOYER_PARAMS
 from codemate_cfn.schemas import DEFAULT_REGION, replacement, strongest, weakest
 from codemate_cfn.stateful import is_stateful
 from codemate_cfn.table import format_table

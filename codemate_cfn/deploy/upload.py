@@ -7,8 +7,8 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 
-from codemate_cfn.aws import url_suffix
-from codemate_cfn.render import to_json
+from codemate_cfn.deploy.aws import url_suffix
+from codemate_cfn.compile.render import to_json
 
 PREFIX_ROOT = "templates"
 

@@ -18,10 +18,10 @@ from troposphere.s3 import (
     VersioningConfiguration,
 )
 
-from codemate_cfn import events
+from codemate_cfn.deploy import events
 from codemate_cfn.errors import CodemateError
 from codemate_cfn.private_bucket import BLOCK_ALL_PUBLIC_ACCESS, deny_insecure_transport, sse_s3
-from codemate_cfn.render import to_json
+from codemate_cfn.compile.render import to_json
 
 STACK_NAME = "codemate-cfn-bootstrap"
 BUCKET_OUTPUT = "ArtifactBucketName"

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from codemate_cfn.errors import CodemateError, InvalidInput
-from codemate_cfn.project import Project
+from codemate_cfn.compile.project import Project
 from codemate_cfn.table import format_table
 
 
@@ -37,7 +37,7 @@ def template_table(result) -> str:
 
 
 def cmd_build(args) -> int:
-    from codemate_cfn.build import build
+    from codemate_cfn.compile.build import build
 
     project = find_project(args)
     result = build(project, force=args.force, progress=progress)
@@ -46,7 +46,7 @@ def cmd_build(args) -> int:
     if result.cached:
         say(f"\nup to date: nothing changed since the last build ({where}/, {result.seconds:.2f} s)")
         return 0
-    from codemate_cfn.lint import failing  # not imported for a no-op build
+    from codemate_cfn.compile.lint import failing  # not imported for a no-op build
 
     bad = failing(result.findings)
     for finding in result.findings:
@@ -66,8 +66,8 @@ def cmd_build(args) -> int:
 
 
 def cmd_validate(args) -> int:
-    from codemate_cfn.discovery import load_catalogue
-    from codemate_cfn.paramfile import check_all
+    from codemate_cfn.compile.discovery import load_catalogue
+    from codemate_cfn.params.paramfile import check_all
 
     project = find_project(args)
     catalogue = load_catalogue(project.root)
@@ -97,7 +97,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("params_files", nargs="+", metavar="PARAMS_FILE")
     p.set_defaults(run=cmd_validate)
 
-    from codemate_cfn.deploy_cli import add_commands  # bootstrap, deploy, plan, outputs, status, delete, ...
+    from codemate_cfn.cli.aws_commands import add_commands  # bootstrap, deploy, plan, outputs, status, delete, ...
     add_commands(sub)
 
     return top

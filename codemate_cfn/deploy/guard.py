@@ -3,7 +3,7 @@ holds data unless the user names it with --allow-replacement."""
 
 from __future__ import annotations
 
-from codemate_cfn.plan import Change
+from codemate_cfn.deploy.plan import Change
 from codemate_cfn.stateful import STATEFUL_TYPES
 
 WHAT_HAPPENS = {"true": "would be replaced", "conditional": "may be replaced"}

@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from codemate_cfn.discovery import load_catalogue, load_layers, source_location
+from codemate_cfn.compile.discovery import load_catalogue, load_layers, source_location
 from codemate_cfn.errors import BuildError, CodemateError
-from codemate_cfn.project import Project
-from codemate_cfn.wiring import root_template
+from codemate_cfn.compile.project import Project
+from codemate_cfn.compile.wiring import root_template
 
 ROOT_NAME = "root"
 ROOT_DESCRIPTION = "CodeMate on AWS: root stack nesting one stack per layer (codemate-cfn)."

@@ -7,7 +7,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import re
 import sys
 import time
 from collections.abc import Callable
@@ -16,7 +15,7 @@ from pathlib import Path
 
 import codemate_cfn
 from codemate_cfn.errors import BuildError, InvalidInput
-from codemate_cfn.project import Project
+from codemate_cfn.compile.project import Project
 
 CACHE_FILE = "cache.json"
 MANIFEST_FILE = "manifest.json"
@@ -70,29 +69,12 @@ def _tool_versions() -> dict[str, str]:
     return versions
 
 
-# `import codemate_cfn.x`, `from codemate_cfn.x import ...`, `from codemate_cfn import x, y`
-COMPILER_IMPORT = re.compile(
-    r"^\s*(?:from\s+codemate_cfn(?:\.(\w+))?\s+import\s+(\([^)]*\)|[^\n#]+)|import\s+codemate_cfn\.(\w+))", re.MULTILINE
-)
-
-
-def compiler_files(sources: list[Path]) -> list[Path]:
-    """The codemate_cfn modules a build runs: build.py and what it imports,
-    and what the layer sources import, followed import by import. Deploy
-    code and the like are left out, so editing them keeps the cache."""
+def compiler_files() -> list[Path]:
+    """Every module of the codemate_cfn package. All of it, not only what a
+    build imports: following imports misses relative and dynamic ones, and a
+    stale build is worse than a rebuild after editing deploy code."""
     package = Path(codemate_cfn.__file__).parent
-    found = {package / "__init__.py", package / "build.py"}
-    todo = [package / "build.py", *sources]
-    while todo:
-        path = todo.pop()
-        for module, names, plain in COMPILER_IMPORT.findall(path.read_text(encoding="utf-8")):
-            candidates = [module or plain] if (module or plain) else re.findall(r"\w+", names)
-            for name in candidates:
-                target = package / f"{name}.py"
-                if target.is_file() and target not in found:
-                    found.add(target)
-                    todo.append(target)
-    return sorted(found)
+    return sorted(package.rglob("*.py"))
 
 
 def fingerprint(project: Project) -> str:
@@ -104,7 +86,7 @@ def fingerprint(project: Project) -> str:
     files = [
         *((p, p.relative_to(project.root)) for p in sources),
         *((p, p.relative_to(project.root)) for p in project.param_files()),
-        *((p, p.relative_to(compiler)) for p in compiler_files(sources)),
+        *((p, p.relative_to(compiler)) for p in compiler_files()),
     ]
     for path, name in files:
         digest.update(str(name).encode())
@@ -165,7 +147,7 @@ def build(project: Project, force: bool = False, progress: Callable[[str], None]
             hit.seconds = time.perf_counter() - started
             return hit
 
-    from codemate_cfn import lint
+    from codemate_cfn.compile import lint
 
     worker = lint.start_worker()  # cfn-lint warms up in it while we render
     try:
@@ -178,8 +160,12 @@ def build(project: Project, force: bool = False, progress: Callable[[str], None]
 
 
 def _build(project: Project, key: str, worker, progress: Callable[[str], None]) -> BuildResult:
-    from codemate_cfn import limits, lint, paramfile, render, stateful
-    from codemate_cfn.discovery import load_catalogue
+    from codemate_cfn import stateful
+    from codemate_cfn.compile import limits
+    from codemate_cfn.compile import lint
+    from codemate_cfn.params import paramfile
+    from codemate_cfn.compile import render
+    from codemate_cfn.compile.discovery import load_catalogue
 
     catalogue = load_catalogue(project.root)
     param_files = project.param_files()

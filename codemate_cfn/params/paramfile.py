@@ -12,7 +12,7 @@ from pathlib import Path
 
 from codemate_cfn.errors import InvalidInput
 from codemate_cfn.layer import ENVIRONMENT_PARAM, MANAGED_BY, PROJECT
-from codemate_cfn.parameter import DEPLOYER_PARAMS, Param
+from codemate_cfn.params.parameter import DEPLOYER_PARAMS, Param
 
 VPC_CIDR = "VpcCidr"
 REQUIRED_TAGS = ("Environment", "Project", "ManagedBy")

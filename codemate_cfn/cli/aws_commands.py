@@ -9,7 +9,7 @@ import json
 from contextlib import contextmanager
 from pathlib import Path
 
-from codemate_cfn.aws import DEFAULT_REGION, RETRY_MODES, Aws, Target, translated_errors
+from codemate_cfn.deploy.aws import DEFAULT_REGION, RETRY_MODES, Aws, Target, translated_errors
 from codemate_cfn.console import Console
 from codemate_cfn.errors import BuildError
 
@@ -80,8 +80,8 @@ def _project(args):
 
 def built_templates(args, ui: Console) -> tuple[object, dict[str, dict]]:
     """Build (cached) and read the templates back as dicts."""
-    from codemate_cfn.build import build
-    from codemate_cfn.lint import failing
+    from codemate_cfn.compile.build import build
+    from codemate_cfn.compile.lint import failing
 
     project = _project(args)
     result = build(project, progress=ui.step)
@@ -94,8 +94,8 @@ def built_templates(args, ui: Console) -> tuple[object, dict[str, dict]]:
 
 
 def checked_params(project, path: Path, ui: Console):
-    from codemate_cfn import paramfile
-    from codemate_cfn.discovery import load_catalogue
+    from codemate_cfn.params import paramfile
+    from codemate_cfn.compile.discovery import load_catalogue
 
     catalogue = load_catalogue(project.root)
     params = paramfile.load(path, catalogue)
@@ -104,7 +104,7 @@ def checked_params(project, path: Path, ui: Console):
 
 
 def options_for(args, project, **extra):
-    from codemate_cfn.deploy import Options, git_commit
+    from codemate_cfn.deploy.flow import Options, git_commit
 
     return Options(
         stack_name=stack_name(args),
@@ -119,7 +119,7 @@ def options_for(args, project, **extra):
 # -- commands ---------------------------------------------------------------------
 
 def cmd_bootstrap(args) -> int:
-    from codemate_cfn import bootstrap
+    from codemate_cfn.deploy import bootstrap
 
     ui = Console()
     with connected(args, ui) as aws:
@@ -129,7 +129,8 @@ def cmd_bootstrap(args) -> int:
 
 
 def cmd_deploy(args) -> int:
-    from codemate_cfn import deploy, operations
+    from codemate_cfn.deploy import flow as deploy
+    from codemate_cfn.deploy import operations
 
     ui = Console()
     project, templates = built_templates(args, ui)
@@ -149,7 +150,8 @@ def cmd_deploy(args) -> int:
 
 
 def cmd_plan(args) -> int:
-    from codemate_cfn import deploy, plan
+    from codemate_cfn.deploy import flow as deploy
+    from codemate_cfn.deploy import plan
 
     ui = Console()
     project, templates = built_templates(args, ui)
@@ -163,7 +165,7 @@ def cmd_plan(args) -> int:
 
 
 def cmd_outputs(args) -> int:
-    from codemate_cfn import operations
+    from codemate_cfn.deploy import operations
 
     ui = Console()
     with connected(args, ui) as aws:
@@ -177,7 +179,8 @@ def cmd_outputs(args) -> int:
 
 
 def cmd_status(args) -> int:
-    from codemate_cfn import events, operations
+    from codemate_cfn.deploy import events
+    from codemate_cfn.deploy import operations
 
     ui = Console()
     _, templates = built_templates(args, ui)
@@ -189,7 +192,7 @@ def cmd_status(args) -> int:
 
 
 def cmd_delete(args) -> int:
-    from codemate_cfn import operations
+    from codemate_cfn.deploy import operations
 
     ui = Console()
     with connected(args, ui) as aws:
@@ -198,7 +201,7 @@ def cmd_delete(args) -> int:
 
 
 def cmd_continue_rollback(args) -> int:
-    from codemate_cfn import operations
+    from codemate_cfn.deploy import operations
 
     ui = Console()
     with connected(args, ui) as aws:

@@ -15,9 +15,14 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from codemate_cfn import bootstrap, changeset, events, guard, plan, upload
+from codemate_cfn.deploy import bootstrap
+from codemate_cfn.deploy import changeset
+from codemate_cfn.deploy import events
+from codemate_cfn.deploy import guard
+from codemate_cfn.deploy import plan
+from codemate_cfn.deploy import upload
 from codemate_cfn.errors import CodemateError
-from codemate_cfn.parameter import TEMPLATES_BUCKET, TEMPLATES_PREFIX
+from codemate_cfn.params.parameter import TEMPLATES_BUCKET, TEMPLATES_PREFIX
 from codemate_cfn.stateful import is_stateful, stack_policy
 
 PROVENANCE = {

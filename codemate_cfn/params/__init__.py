@@ -1,0 +1,1 @@
+"""Root parameters: the catalogue's types and the checks of parameter files."""
