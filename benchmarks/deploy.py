@@ -27,18 +27,19 @@ POLL_SECONDS = 0.05  # the emulator finishes before the first poll
 
 
 def deploy_once(url: str, templates: dict, params, catalogue, stack: str) -> tuple[float, object, object]:
+    from codemate_cfn.cli import deploy as deploy_command
     from codemate_cfn.deploy import flow as deploy
+    from codemate_cfn.deploy.provenance import git_commit
     from codemate_cfn.deploy.aws import Aws, Target
     from codemate_cfn.console import Console
-    from codemate_cfn.emulator import DUMMY_CREDENTIALS
+    from codemate_cfn.emulator import DUMMY_KEYS
 
-    keys = (DUMMY_CREDENTIALS["aws_access_key_id"], DUMMY_CREDENTIALS["aws_secret_access_key"])
-    aws = Aws(Target(endpoint_url=url, credentials=keys))
+    aws = Aws(Target(endpoint_url=url, credentials=DUMMY_KEYS))
     ui = Console(out=io.StringIO(), err=io.StringIO(), interactive=False)
-    options = deploy.Options(stack, params_path=str(params.path), yes=True, poll_seconds=POLL_SECONDS,
-                             commit=deploy.git_commit(ROOT))
+    options = deploy.Options(stack, params_path=str(params.path), poll_seconds=POLL_SECONDS,
+                             commit=git_commit(ROOT))
     started = time.perf_counter()
-    result = deploy.run(aws, templates, params, catalogue, options, ui)
+    result = deploy_command.deploy(aws, templates, params, catalogue, options, ui, yes=True)
     return time.perf_counter() - started, result, aws
 
 

@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Callable
 
+from codemate_cfn.compile.layout import ROOT, template_file
 from troposphere import AWSObject, Output, Parameter, Ref, Sub, Tags, Template
 
 PROJECT = "codemate"
@@ -125,7 +126,7 @@ class Layer:
     def __post_init__(self):
         # The name becomes a file name and, capitalised, a logical ID
         # (letters and digits only); "root" is the root template's file.
-        if not re.fullmatch(r"[a-z][a-z0-9]*", self.name) or self.name == "root":
+        if not re.fullmatch(r"[a-z][a-z0-9]*", self.name) or self.name == ROOT:
             raise ValueError(f"layer name {self.name!r}: use lower-case letters and digits, not 'root'")
 
     @property
@@ -134,7 +135,7 @@ class Layer:
 
     @property
     def file_name(self) -> str:
-        return f"{self.name}.json"
+        return template_file(self.name)
 
     def render(self, catalogue: dict) -> LayerTemplate:
         t = LayerTemplate(self.name, self.description, catalogue)

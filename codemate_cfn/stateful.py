@@ -18,13 +18,6 @@ STATEFUL_TYPES = {
     "AWS::Logs::LogGroup": "the log group and its log events",
 }
 
-# Policies that keep the data: Snapshot where the type supports it.
-SNAPSHOT_TYPES = {
-    "AWS::RDS::DBInstance",
-    "AWS::RDS::DBCluster",
-    "AWS::ElastiCache::CacheCluster",
-    "AWS::ElastiCache::ReplicationGroup",
-}
 KEEPING_POLICIES = {"Retain", "RetainExceptOnCreate", "Snapshot"}
 
 

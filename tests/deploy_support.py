@@ -1,13 +1,15 @@
 """Helpers for deploy tests: clients for the emulator, a console that
-records what it shows, parameter files with changed values, and deploy.run
-with test defaults."""
+records what it shows, parameter files with changed values, and the deploy
+command's flow with test defaults."""
 
 from __future__ import annotations
 
 import copy
 import io
 
-from codemate_cfn.deploy import flow as deploy
+from codemate_cfn.cli import deploy as deploy_command
+from codemate_cfn.cli import plan as plan_command
+from codemate_cfn.deploy import flow
 from codemate_cfn.deploy.aws import Aws, Target
 from codemate_cfn.console import Console
 from codemate_cfn.params.paramfile import load
@@ -59,13 +61,22 @@ def params_file(project, catalogue, name: str = "dev", **changes):
     return loaded
 
 
-def run_deploy(aws, templates, params, catalogue, ui=None, **options) -> deploy.Result:
-    """deploy.run with test defaults: stack codemate-<env>, --yes, quick polls."""
-    settings = {"stack_name": f"codemate-{params.path.stem}", "yes": True, "poll_seconds": POLL,
+def options(params, **settings) -> flow.Options:
+    """Deploy options with test defaults: stack codemate-<env>, quick polls."""
+    defaults = {"stack_name": f"codemate-{params.path.stem}", "poll_seconds": POLL,
                 "params_path": f"params/{params.path.name}", "commit": "0123456789ab"}
-    settings.update(options)
-    return deploy.run(aws, templates, params, catalogue, deploy.Options(**settings), ui or Recorder())
+    return flow.Options(**{**defaults, **settings})
 
+
+def run_deploy(aws, templates, params, catalogue, ui=None, yes=True, execute=True, **settings) -> deploy_command.Outcome:
+    """The deploy command's flow with test defaults (--yes unless told)."""
+    return deploy_command.deploy(aws, templates, params, catalogue, options(params, **settings), ui or Recorder(),
+                                 yes=yes, execute=execute)
+
+
+def run_plan(aws, templates, params, catalogue, ui=None, **settings) -> flow.Proposal:
+    """The plan command's flow: the proposal, its change set deleted."""
+    return plan_command.plan(aws, templates, params, catalogue, options(params, **settings), ui or Recorder())
 
 class Replay:
     """Answers a client's calls with recorded AWS responses instead of

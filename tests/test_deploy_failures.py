@@ -9,12 +9,15 @@ from __future__ import annotations
 import pytest
 from botocore.awsrequest import AWSResponse
 
+from codemate_cfn.cli import deploy as deploy_command
 from codemate_cfn.deploy import changeset
 from codemate_cfn.deploy import flow as deploy
 from codemate_cfn.deploy import events
-from codemate_cfn.deploy import operations
 from codemate_cfn.deploy.aws import Target, translated_errors
 from codemate_cfn.errors import CodemateError
+from codemate_cfn.deploy import status
+from codemate_cfn.deploy import stack as stack_reads
+from codemate_cfn.deploy import rollback
 from deploy_support import KEYS, Recorder, client_for, params_file, replay
 
 pytest_plugins = ["emulator_fixtures"]
@@ -24,7 +27,7 @@ LABELS = {"NetworkStack": "network", "StorageStack": "storage"}
 
 
 def options(**more) -> deploy.Options:
-    return deploy.Options("codemate-dev", params_path="params/dev.json", yes=True, poll_seconds=0, **more)
+    return deploy.Options("codemate-dev", params_path="params/dev.json", poll_seconds=0, **more)
 
 
 # -- a failed first create -------------------------------------------------------
@@ -63,14 +66,15 @@ def test_a_stack_left_in_rollback_complete_asks_for_recreate(project, catalogue,
     aws, calls = replay("cloudformation", "failed_nested_create")
     with pytest.raises(CodemateError, match=r"stack codemate-dev is ROLLBACK_COMPLETE: its first create failed.*"
                                             r"Run again with --recreate"):
-        deploy.run(aws, templates, params_file(project, catalogue), catalogue, options(), Recorder())
+        deploy_command.deploy(aws, templates, params_file(project, catalogue), catalogue, options(), Recorder(), yes=True)
     assert calls.made("DeleteStack") == [] and calls.made("CreateChangeSet") == []
 
 
 def test_recreate_is_refused_while_the_rolled_back_stack_holds_retained_resources(project, catalogue, templates):
     aws, calls = replay("cloudformation", "failed_nested_create")
     with pytest.raises(CodemateError) as refused:
-        deploy.run(aws, templates, params_file(project, catalogue), catalogue, options(recreate=True), Recorder())
+        deploy_command.deploy(aws, templates, params_file(project, catalogue), catalogue, options(recreate=True), Recorder(),
+                              yes=True)
     assert str(refused.value) == (
         "--recreate refused: stack codemate-dev kept resources when it rolled back "
         "(storage/LogsBucket (codemate-logs-dev-111122223333)); a new create would collide with them. "
@@ -89,7 +93,7 @@ def test_a_failed_deploy_says_what_to_do_next():
 def test_update_rollback_failed_offers_continue_rollback_with_what_to_skip(project, catalogue, templates):
     aws, calls = replay("cloudformation", "update_rollback_failed")
     with pytest.raises(CodemateError) as stuck:
-        deploy.run(aws, templates, params_file(project, catalogue), catalogue, options(), Recorder())
+        deploy_command.deploy(aws, templates, params_file(project, catalogue), catalogue, options(), Recorder(), yes=True)
     message = str(stuck.value)
     assert message.startswith("stack codemate-dev is UPDATE_ROLLBACK_FAILED: CloudFormation could not roll back "
                               "(NetworkStack.NatGateway2a: Resource handler returned message: \"The natGateway ID")
@@ -100,7 +104,7 @@ def test_update_rollback_failed_offers_continue_rollback_with_what_to_skip(proje
 def test_continue_rollback_skips_the_named_resources_and_watches_to_the_end():
     aws, calls = replay("cloudformation", "update_rollback_failed")
     ui = Recorder()
-    final = operations.continue_rollback(aws, "codemate-dev", ["NetworkStack.NatGateway2a"], ui, poll_seconds=0)
+    final = rollback.continue_rollback(aws, "codemate-dev", ["NetworkStack.NatGateway2a"], ui, poll_seconds=0)
     assert final == "UPDATE_ROLLBACK_COMPLETE"
     assert calls.made("ContinueUpdateRollback") == [{"StackName": ROOT, "ResourcesToSkip": ["NetworkStack.NatGateway2a"]}]
     assert "UPDATE_ROLLBACK_COMPLETE" in ui.noted and "UPDATE_FAILED" not in ui.noted  # only events after the call
@@ -111,7 +115,7 @@ def test_continue_rollback_refuses_to_skip_what_did_not_fail():
     aws, calls = replay("cloudformation", "update_rollback_failed")
     with pytest.raises(CodemateError, match=r"--skip NetworkStack.Vpc: not among the resources that failed to roll back "
                                             r"\(NetworkStack.NatGateway2a\)"):
-        operations.continue_rollback(aws, "codemate-dev", ["NetworkStack.Vpc"], Recorder(), poll_seconds=0)
+        rollback.continue_rollback(aws, "codemate-dev", ["NetworkStack.Vpc"], Recorder(), poll_seconds=0)
     assert calls.made("ContinueUpdateRollback") == []
 
 
@@ -214,7 +218,7 @@ def no_backoff(monkeypatch):
 def test_throttling_is_retried(emulator, no_backoff, mode):
     aws = client_for(emulator.url, retry_mode=mode, max_attempts=4)
     sent = throttle(aws, 2)
-    assert events.find_stack(aws.cloudformation, "codemate-dev") is None  # the emulator's answer, after two throttles
+    assert stack_reads.find_stack(aws.cloudformation, "codemate-dev") is None  # the emulator's answer, after two throttles
     assert sent == ["throttled", "throttled", "sent"]
     assert aws.calls["cloudformation:DescribeStacks"] == 1  # one API call, three HTTP requests
 
@@ -250,7 +254,7 @@ def test_status_follow_streams_an_update_until_it_ends():
     aws, _ = replay("cloudformation", "update_in_progress")
     deployed = aws.cloudformation.get_template(StackName=ROOT)["TemplateBody"]  # the local build is the same
     ui = Recorder()
-    final = operations.status(aws, "codemate-dev", {"root": deployed}, ui, follow=True, poll_seconds=0)
+    final = status.status(aws, "codemate-dev", {"root": deployed}, ui, follow=True, poll_seconds=0)
     assert final == "UPDATE_COMPLETE"
     assert "stack codemate-dev: UPDATE_IN_PROGRESS" in ui.shown
     assert "git commit: 4e5f6a7b8c9d" in ui.shown and "deployed templates match the local build" in ui.shown

@@ -12,11 +12,17 @@ import pytest
 from codemate_cfn.deploy import bootstrap
 from codemate_cfn.deploy import flow as deploy
 from codemate_cfn.deploy import events
-from codemate_cfn.deploy import operations
 from codemate_cfn.deploy import upload
-from codemate_cfn.emulator import is_placeholder
+from codemate_cfn.emulator import is_placeholder, not_emulated
 from codemate_cfn.stateful import is_stateful
-from deploy_support import Recorder, params_file, renamed_bucket, run_deploy
+from codemate_cfn.deploy import status
+from codemate_cfn.deploy import stack as stack_reads
+from codemate_cfn.deploy import provenance
+from codemate_cfn.compile import layout
+from codemate_cfn import errors
+from codemate_cfn.deploy import delete
+from codemate_cfn.cli.plan import exit_code
+from deploy_support import Recorder, params_file, renamed_bucket, run_deploy, run_plan
 
 pytest_plugins = ["emulator_fixtures"]
 
@@ -27,7 +33,7 @@ def stack_names(aws) -> dict[str, str]:
 
 
 def nested(aws, stack: str = "codemate-dev") -> dict[str, str]:
-    return deploy.nested_stacks(aws.cloudformation, stack)
+    return stack_reads.nested_stacks(aws.cloudformation, stack)
 
 
 def pending_change_sets(aws, stack: str = "codemate-dev") -> list[str]:
@@ -37,7 +43,7 @@ def pending_change_sets(aws, stack: str = "codemate-dev") -> list[str]:
 
 
 def tags_of(aws, stack: str = "codemate-dev") -> dict[str, str]:
-    return deploy.as_dict(aws.cloudformation.describe_stacks(StackName=stack)["Stacks"][0]["Tags"], "Key", "Value")
+    return stack_reads.as_dict(aws.cloudformation.describe_stacks(StackName=stack)["Stacks"][0]["Tags"], "Key", "Value")
 
 
 @pytest.fixture
@@ -75,25 +81,25 @@ def test_bootstrap_makes_a_private_versioned_encrypted_bucket(fresh_emulator, aw
 
 
 def test_first_deploy_creates_the_root_and_every_nested_stack(deployed, aws, templates):
-    layers = deploy.nested_names(templates["root"])
+    layers = layout.nested_names(templates["root"])
     assert set(layers.values()) == set(templates) - {"root"}
     found = nested(aws)
     assert set(found) == set(layers)
     for stack in ["codemate-dev", *found.values()]:
         assert aws.cloudformation.describe_stacks(StackName=stack)["Stacks"][0]["StackStatus"] == "CREATE_COMPLETE"
     tags = tags_of(aws)
-    assert tags[deploy.PROVENANCE["templates"]] == upload.content_hash(upload.texts(templates))
-    assert tags[deploy.PROVENANCE["commit"]] == "0123456789ab"
+    assert tags[provenance.TAGS["templates"]] == upload.content_hash(upload.texts(templates))
+    assert tags[provenance.TAGS["commit"]] == "0123456789ab"
     assert tags["Environment"] == "dev"
     assert deployed.uploaded == sorted(templates, key=list(templates).index)
 
 
 def test_what_the_emulator_does_not_model_is_listed_and_never_shown_as_created(fresh_emulator, aws, templates, dev, catalogue):
     ui = Recorder()
-    result = run_deploy(aws, templates, dev, catalogue, ui)
-    listed = {line.split(" ")[0] for line in result.not_emulated}
-    placeholders = {f"{r['Label']}/{r['LogicalResourceId']}"
-                    for r in deploy.all_resources(aws.cloudformation, "codemate-dev", deploy.nested_names(templates["root"]))
+    run_deploy(aws, templates, dev, catalogue, ui)
+    resources = stack_reads.all_resources(aws.cloudformation, "codemate-dev", layout.nested_names(templates["root"]))
+    listed = {line.split(" ")[0] for line in not_emulated(resources)}
+    placeholders = {f"{r['Label']}/{r['LogicalResourceId']}" for r in resources
                     if is_placeholder(r.get("PhysicalResourceId"))}
     assert listed == placeholders and listed
     created = {f"{line.split()[2]}/{line.split()[3]}" for line in ui.noted.splitlines()
@@ -145,9 +151,9 @@ def test_a_parameter_change_shows_exactly_the_expected_rows(deployed, aws, templ
     assert next(c for c in result.changes if c.logical_id == "NetworkStack").details == ["parameter NatGatewayCount"]
     assert result.outcome == "deployed"
     assert len(aws.client("ec2").describe_nat_gateways()["NatGateways"]) == 2
-    assert deploy.as_dict(aws.cloudformation.describe_stacks(StackName="codemate-dev")["Stacks"][0]["Parameters"],
+    assert stack_reads.as_dict(aws.cloudformation.describe_stacks(StackName="codemate-dev")["Stacks"][0]["Parameters"],
                           "ParameterKey", "ParameterValue")["NatGatewayCount"] == "2"
-    assert tags_of(aws)[deploy.PROVENANCE["params"]] != deploy.params_hash(
+    assert tags_of(aws)[provenance.TAGS["params"]] != provenance.params_hash(
         deploy.stack_parameters(templates["root"], dev, catalogue), dev.tags)
 
 
@@ -159,7 +165,7 @@ def test_the_guard_refuses_replacing_a_stateful_bucket_until_it_is_allowed(deplo
 
     ui = Recorder()
     refused = run_deploy(aws, mutated, dev, catalogue, ui)
-    assert refused.outcome == "blocked" and refused.exit_code == deploy.EXIT_BLOCKED
+    assert refused.outcome == "blocked" and refused.exit_code == errors.EXIT_BLOCKED
     row = next(c for c in refused.changes if c.logical_id == bucket)
     assert (row.stack, row.action, row.replacement, row.stateful) == ("storage", "modify", "true", True)
     assert any(r.startswith(f"stack storage: {bucket} (AWS::S3::Bucket) would be replaced") for r in refused.refused)
@@ -177,14 +183,14 @@ def test_the_guard_refuses_replacing_a_stateful_bucket_until_it_is_allowed(deplo
 
 def test_plan_only_and_unconfirmed_deploys_leave_nothing_behind(fresh_emulator, aws, templates, dev, catalogue):
     cfn = aws.cloudformation
-    planned = run_deploy(aws, templates, dev, catalogue, plan_only=True)
-    assert planned.outcome == "changes" and planned.exit_code == deploy.EXIT_CHANGES
+    planned = run_plan(aws, templates, dev, catalogue)
+    assert exit_code(planned) == errors.EXIT_CHANGES
     assert {c.action for c in planned.changes} == {"add"}
     ui = Recorder()  # no terminal and no --yes
     unconfirmed = run_deploy(aws, templates, dev, catalogue, ui, yes=False)
-    assert unconfirmed.outcome == "changes"
+    assert unconfirmed.outcome == "not confirmed" and unconfirmed.exit_code == errors.EXIT_CHANGES
     assert "pass --yes" in ui.noted
-    assert events.find_stack(cfn, "codemate-dev") is None  # the stack made for the change set went too
+    assert stack_reads.find_stack(cfn, "codemate-dev") is None  # the stack made for the change set went too
 
 
 def test_no_execute_leaves_the_change_set_for_review(fresh_emulator, aws, templates, dev, catalogue):
@@ -199,13 +205,13 @@ def test_no_execute_leaves_the_change_set_for_review(fresh_emulator, aws, templa
 
 def test_status_tells_whether_the_stack_runs_the_local_build(deployed, aws, templates):
     ui = Recorder()
-    assert operations.status(aws, "codemate-dev", templates, ui) == "CREATE_COMPLETE"
+    assert status.status(aws, "codemate-dev", templates, ui) == "CREATE_COMPLETE"
     assert "deployed templates match the local build" in ui.shown
     assert "git commit: 0123456789ab" in ui.shown
     assert "last events:" in ui.shown and "codemate-dev" in ui.shown
     mutated, _ = renamed_bucket(templates)
     ui = Recorder()
-    operations.status(aws, "codemate-dev", mutated, ui)
+    status.status(aws, "codemate-dev", mutated, ui)
     assert "deployed templates differ from the local build" in ui.shown
     assert [line.split()[0] for line in ui.shown.splitlines() if line.endswith("differs")] == ["storage"]
 
@@ -216,8 +222,8 @@ def test_delete_removes_every_stack_and_keeps_what_the_policies_keep(deployed, a
     buckets = [r["PhysicalResourceId"] for r in cfn.describe_stack_resources(StackName=stacks["StorageStack"])["StackResources"]
                if r["ResourceType"] == "AWS::S3::Bucket"]
     ui = Recorder()
-    assert operations.delete(aws, "codemate-dev", ui, yes=True, poll_seconds=0.01) == "DELETE_COMPLETE"
-    assert events.find_stack(cfn, "codemate-dev") is None
+    assert delete.delete(aws, "codemate-dev", ui, yes=True, poll_seconds=0.01) == "DELETE_COMPLETE"
+    assert stack_reads.find_stack(cfn, "codemate-dev") is None
     assert stack_names(aws) == {bootstrap.STACK_NAME: "CREATE_COMPLETE"}  # nested stacks went too
     retained = [lid for lid, r in templates["storage"]["Resources"].items()
                 if is_stateful(r["Type"]) and r.get("DeletionPolicy") == "Retain" and r["Type"] == "AWS::S3::Bucket"]
@@ -231,13 +237,13 @@ def test_delete_asks_and_stops_without_an_answer(deployed, aws):
     from codemate_cfn.errors import CodemateError
 
     with pytest.raises(CodemateError, match="stack codemate-dev not deleted .no terminal to confirm on; pass --yes"):
-        operations.delete(aws, "codemate-dev", Recorder(), poll_seconds=0.01)
-    assert events.find_stack(aws.cloudformation, "codemate-dev")["StackStatus"] == "CREATE_COMPLETE"
+        delete.delete(aws, "codemate-dev", Recorder(), poll_seconds=0.01)
+    assert stack_reads.find_stack(aws.cloudformation, "codemate-dev")["StackStatus"] == "CREATE_COMPLETE"
 
 
 def test_a_person_at_a_terminal_is_asked_before_execution(fresh_emulator, aws, templates, dev, catalogue):
     declined = Recorder(answer=False)
-    assert run_deploy(aws, templates, dev, catalogue, declined, yes=False).outcome == "changes"
+    assert run_deploy(aws, templates, dev, catalogue, declined, yes=False).outcome == "not confirmed"
     assert "Execute this change set on stack codemate-dev? -> False" in declined.noted
     assert "stopped after the plan (not confirmed)" in declined.noted
     accepted = Recorder(answer=True)

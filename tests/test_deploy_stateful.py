@@ -11,9 +11,11 @@ import json
 import pytest
 
 from codemate_cfn.deploy import flow as deploy
-from codemate_cfn.deploy import operations
 from codemate_cfn.errors import CodemateError
 from codemate_cfn.stateful import is_stateful
+from codemate_cfn.deploy import stack as stack_reads
+from codemate_cfn.compile import layout
+from codemate_cfn.deploy import delete
 from deploy_support import Recorder, params_file, renamed_bucket, run_deploy
 
 pytest_plugins = ["emulator_fixtures"]
@@ -30,8 +32,8 @@ def env(request, fresh_emulator, aws, templates, project, catalogue):
 
 def resources_of(aws, params, layer: str, templates) -> dict[str, str]:
     """Logical ID -> physical ID in the layer's nested stack."""
-    logical_id = {name: lid for lid, name in deploy.nested_names(templates["root"]).items()}[layer]
-    stack = deploy.nested_stacks(aws.cloudformation, f"codemate-{params.path.stem}")[logical_id]
+    logical_id = {name: lid for lid, name in layout.nested_names(templates["root"]).items()}[layer]
+    stack = stack_reads.nested_stacks(aws.cloudformation, f"codemate-{params.path.stem}")[logical_id]
     return {r["LogicalResourceId"]: r.get("PhysicalResourceId")
             for r in aws.cloudformation.describe_stack_resources(StackName=stack)["StackResources"]}
 
@@ -98,7 +100,7 @@ def test_the_database_is_read_back_with_the_parameter_file_settings(env, aws, te
     security = resources_of(aws, params, "security", templates)
     assert [g["VpcSecurityGroupId"] for g in db["VpcSecurityGroups"]] == [security["RdsSecurityGroup"]]
     data_outputs = {o["OutputKey"]: o["OutputValue"] for o in aws.cloudformation.describe_stacks(
-        StackName=deploy.nested_stacks(aws.cloudformation, f"codemate-{values['EnvironmentName']}")["DataStack"])[
+        StackName=stack_reads.nested_stacks(aws.cloudformation, f"codemate-{values['EnvironmentName']}")["DataStack"])[
         "Stacks"][0]["Outputs"]}
     assert db["MasterUserSecret"]["SecretArn"] == data_outputs["DbMasterSecretArn"]
 
@@ -119,8 +121,8 @@ def test_protection_follows_the_parameter_file(env, aws, templates):
     wanted = params.deployment["ProtectStatefulResources"]
     stack = aws.cloudformation.describe_stacks(StackName=name)["Stacks"][0]
     assert stack["EnableTerminationProtection"] is params.deployment["TerminationProtection"]
-    layers = deploy.nested_names(templates["root"])
-    stacks = deploy.nested_stacks(aws.cloudformation, name)
+    layers = layout.nested_names(templates["root"])
+    stacks = stack_reads.nested_stacks(aws.cloudformation, name)
     holders = set()
     for logical_id, layer in layers.items():
         stateful = {lid for lid, r in templates[layer]["Resources"].items() if is_stateful(r["Type"])}
@@ -134,10 +136,10 @@ def test_a_protected_stack_is_not_deleted_and_the_message_says_how_to_lift_it(en
     params, _ = env
     name = f"codemate-{params.path.stem}"
     if not params.deployment["TerminationProtection"]:
-        assert operations.delete(aws, name, Recorder(), yes=True, poll_seconds=0.01) == "DELETE_COMPLETE"
+        assert delete.delete(aws, name, Recorder(), yes=True, poll_seconds=0.01) == "DELETE_COMPLETE"
         return
     with pytest.raises(CodemateError) as refused:
-        operations.delete(aws, name, Recorder(), yes=True, poll_seconds=0.01)
+        delete.delete(aws, name, Recorder(), yes=True, poll_seconds=0.01)
     assert str(refused.value) == (
         f"stack {name} has termination protection on; to delete it, lift it first with: "
         f"aws cloudformation update-termination-protection --no-enable-termination-protection "
@@ -148,7 +150,7 @@ def test_a_protected_stack_is_not_deleted_and_the_message_says_how_to_lift_it(en
 def test_an_allowed_replacement_lifts_the_stack_policy_for_that_deploy_only(fresh_emulator, aws, templates, project, catalogue):
     prod = params_file(project, catalogue, "prod")
     run_deploy(aws, templates, prod, catalogue)
-    storage = deploy.nested_stacks(aws.cloudformation, "codemate-prod")["StorageStack"]
+    storage = stack_reads.nested_stacks(aws.cloudformation, "codemate-prod")["StorageStack"]
     mutated, bucket = renamed_bucket(templates)
     assert bucket in policy_denies(aws, storage)
     before = aws.calls["cloudformation:SetStackPolicy"]

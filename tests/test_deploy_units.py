@@ -18,18 +18,21 @@ from codemate_cfn.deploy.aws import Aws, Target, translated_errors
 from codemate_cfn.console import Console
 from codemate_cfn.errors import CodemateError
 from codemate_cfn.params.parameter import DEPLOYER_PARAMS
+from codemate_cfn.deploy import provenance
+from codemate_cfn.deploy import protection
+from codemate_cfn.compile import layout
 from deploy_support import client_for, params_file
 
 pytest_plugins = ["emulator_fixtures"]
 
 
 def test_nested_names_come_from_the_template_urls(templates):
-    names = deploy.nested_names(templates["root"])
+    names = layout.nested_names(templates["root"])
     assert sorted(names.values()) == sorted(set(templates) - {"root"})
     assert all(logical_id == name.capitalize() + "Stack" for logical_id, name in names.items())
     plain = {"Resources": {"Net": {"Type": "AWS::CloudFormation::Stack",
                                    "Properties": {"TemplateURL": "https://b.s3.amazonaws.com/p/network.json"}}}}
-    assert deploy.nested_names(plain) == {"Net": "network"}
+    assert layout.nested_names(plain) == {"Net": "network"}
 
 
 def test_stack_parameters_are_the_file_values_and_catalogue_defaults(project, catalogue, templates):
@@ -41,27 +44,27 @@ def test_stack_parameters_are_the_file_values_and_catalogue_defaults(project, ca
 
 
 def test_the_parameter_hash_follows_values_and_tags_not_their_order():
-    a = deploy.params_hash({"A": "1", "B": "2"}, {"Environment": "dev"})
-    assert a == deploy.params_hash({"B": "2", "A": "1"}, {"Environment": "dev"})
-    assert a != deploy.params_hash({"A": "1", "B": "3"}, {"Environment": "dev"})
-    assert a != deploy.params_hash({"A": "1", "B": "2"}, {"Environment": "prod"})
+    a = provenance.params_hash({"A": "1", "B": "2"}, {"Environment": "dev"})
+    assert a == provenance.params_hash({"B": "2", "A": "1"}, {"Environment": "dev"})
+    assert a != provenance.params_hash({"A": "1", "B": "3"}, {"Environment": "dev"})
+    assert a != provenance.params_hash({"A": "1", "B": "2"}, {"Environment": "prod"})
 
 
 def test_provenance_keeps_the_deployed_commit_while_nothing_changed():
     tags = [{"Key": k, "Value": v} for k, v in {
-        deploy.PROVENANCE["commit"]: "aaaaaaaaaaaa", deploy.PROVENANCE["templates"]: "t1", deploy.PROVENANCE["params"]: "p1"}.items()]
+        provenance.TAGS["commit"]: "aaaaaaaaaaaa", provenance.TAGS["templates"]: "t1", provenance.TAGS["params"]: "p1"}.items()]
     stack = {"Tags": tags}
-    assert deploy.provenance(stack, "t1", "p1", "bbbbbbbbbbbb")[deploy.PROVENANCE["commit"]] == "aaaaaaaaaaaa"
-    assert deploy.provenance(stack, "t2", "p1", "bbbbbbbbbbbb")[deploy.PROVENANCE["commit"]] == "bbbbbbbbbbbb"
-    assert deploy.provenance(None, "t1", "p1", "cccccccccccc") == {
-        deploy.PROVENANCE["commit"]: "cccccccccccc", deploy.PROVENANCE["templates"]: "t1", deploy.PROVENANCE["params"]: "p1"}
+    assert provenance.provenance(stack, "t1", "p1", "bbbbbbbbbbbb")[provenance.TAGS["commit"]] == "aaaaaaaaaaaa"
+    assert provenance.provenance(stack, "t2", "p1", "bbbbbbbbbbbb")[provenance.TAGS["commit"]] == "bbbbbbbbbbbb"
+    assert provenance.provenance(None, "t1", "p1", "cccccccccccc") == {
+        provenance.TAGS["commit"]: "cccccccccccc", provenance.TAGS["templates"]: "t1", provenance.TAGS["params"]: "p1"}
 
 
 def test_stack_policies_protect_stateful_resources_when_the_file_asks(project, catalogue, templates):
-    labels = deploy.nested_names(templates["root"])
-    assert deploy.desired_policies(templates, params_file(project, catalogue, "dev"), labels) == {}
+    labels = layout.nested_names(templates["root"])
+    assert protection.desired_policies(templates, params_file(project, catalogue, "dev"), labels) == {}
     prod = params_file(project, catalogue, "prod")
-    policies = deploy.desired_policies(templates, prod, labels)
+    policies = protection.desired_policies(templates, prod, labels)
     assert set(policies) == {"root", "storage", "data"}
     deny = policies["data"]["Statement"][1]
     assert deny["Effect"] == "Deny" and deny["Action"] == ["Update:Replace", "Update:Delete"]
@@ -69,7 +72,7 @@ def test_stack_policies_protect_stateful_resources_when_the_file_asks(project, c
     assert policies["root"]["Statement"][1]["Resource"] == ["LogicalResourceId/DataStack", "LogicalResourceId/StorageStack"]
     prod.stack_policy = {"Statement": [{"Effect": "Deny", "Action": "Update:*", "Principal": "*",
                                         "Resource": "LogicalResourceId/NetworkStack"}]}
-    merged = deploy.desired_policies(templates, prod, labels)["root"]["Statement"]
+    merged = protection.desired_policies(templates, prod, labels)["root"]["Statement"]
     assert merged[-1]["Resource"] == "LogicalResourceId/NetworkStack" and len(merged) == 3
 
 
@@ -78,9 +81,9 @@ def test_a_policy_lifted_for_allowed_replacements_keeps_the_other_denials():
         {"Effect": "Allow", "Action": "Update:*", "Principal": "*", "Resource": "*"},
         {"Effect": "Deny", "Action": ["Update:Replace", "Update:Delete"], "Principal": "*",
          "Resource": ["LogicalResourceId/FilesBucket", "LogicalResourceId/LogsBucket"]}]}
-    relaxed = deploy.without(policy, {"FilesBucket"})
+    relaxed = protection.without(policy, {"FilesBucket"})
     assert relaxed["Statement"][1]["Resource"] == ["LogicalResourceId/LogsBucket"]
-    assert len(deploy.without(policy, {"FilesBucket", "LogsBucket"})["Statement"]) == 1
+    assert len(protection.without(policy, {"FilesBucket", "LogsBucket"})["Statement"]) == 1
     assert policy["Statement"][1]["Resource"] == ["LogicalResourceId/FilesBucket", "LogicalResourceId/LogsBucket"]
 
 
@@ -165,8 +168,8 @@ def test_bad_aws_settings_are_one_clear_sentence(monkeypatch, tmp_path):
 
 
 def test_git_commit_names_head_and_outside_git_says_unknown(project, tmp_path):
-    assert re.fullmatch(r"[0-9a-f]{12}(-dirty)?", deploy.git_commit(project.root))
-    assert deploy.git_commit(tmp_path) == "unknown"
+    assert re.fullmatch(r"[0-9a-f]{12}(-dirty)?", provenance.git_commit(project.root))
+    assert provenance.git_commit(tmp_path) == "unknown"
 
 
 def test_without_a_terminal_nothing_is_confirmed(monkeypatch):
@@ -175,7 +178,8 @@ def test_without_a_terminal_nothing_is_confirmed(monkeypatch):
 
 
 def test_the_plan_json_carries_the_stack_and_rows(project, catalogue, templates):
-    from codemate_cfn.deploy.plan import plan_json, predict
+    from codemate_cfn.deploy.plan import predict
+    from codemate_cfn.deploy.plan_view import plan_json
 
     changes = predict(None, templates, None, deploy.stack_parameters(templates["root"], params_file(project, catalogue), catalogue))
     shown = json.loads(json.dumps(plan_json(changes, [])))

@@ -1,5 +1,5 @@
 """The local AWS emulator: moto's server on 127.0.0.1, and each patch in
-codemate_cfn/emulator.py shown filling its gap: the same calls fail (or
+codemate_cfn/emulator/ shown filling its gap: the same calls fail (or
 come out wrong) with the patch taken out, and work with it in."""
 
 from __future__ import annotations

@@ -9,7 +9,8 @@ import pytest
 from codemate_cfn.errors import CodemateError
 from codemate_cfn.params.paramfile import load
 from codemate_cfn.compile.discovery import load_catalogue
-from codemate_cfn.deploy.plan import Change, format_plan, merge_aws, plan_json, predict
+from codemate_cfn.deploy.plan import Change, merge_aws, predict
+from codemate_cfn.deploy.plan_view import format_plan, plan_json
 from codemate_cfn.compile.project import Project
 from codemate_cfn.compile.render import render
 

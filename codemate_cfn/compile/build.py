@@ -15,10 +15,9 @@ from pathlib import Path
 
 import codemate_cfn
 from codemate_cfn.errors import BuildError, InvalidInput
+from codemate_cfn.compile.layout import CACHE_FILE, MANIFEST_FILE, template_file
 from codemate_cfn.compile.project import Project
 
-CACHE_FILE = "cache.json"
-MANIFEST_FILE = "manifest.json"
 VERSIONED_TOOLS = ("troposphere", "awacs", "cfn-lint")
 
 
@@ -185,7 +184,7 @@ def _build(project: Project, key: str, worker, progress: Callable[[str], None]) 
     infos, paths, problems = [], [], []
     for name, template in rendered.templates.items():
         text = render.to_json(template).encode()
-        path = out_dir / f"{name}.json"
+        path = out_dir / template_file(name)
         if path.exists() and path.read_bytes() == text:
             pass  # unchanged: keep the file's mtime
         else:
@@ -218,9 +217,3 @@ def _build(project: Project, key: str, worker, progress: Callable[[str], None]) 
         cache.write_text(json.dumps({"key": key, "manifest": manifest}, indent=2) + "\n")
     return BuildResult(infos, rendered.order, cached=False, seconds=0.0, findings=findings)
 
-
-def load_manifest(project: Project) -> dict:
-    try:
-        return json.loads((project.build_dir / MANIFEST_FILE).read_text())
-    except FileNotFoundError:
-        raise BuildError(f"{project.build_dir / MANIFEST_FILE} not found: run `python -m codemate_cfn build` first") from None

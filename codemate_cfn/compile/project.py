@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from codemate_cfn.compile.layout import TEMPLATES_DIR
 from codemate_cfn.errors import CodemateError
 
 
@@ -36,7 +37,7 @@ class Project:
 
     @property
     def templates_dir(self) -> Path:
-        return self.build_dir / "templates"
+        return self.build_dir / TEMPLATES_DIR
 
     def param_files(self) -> list[Path]:
         return sorted(self.params_dir.glob("*.json"))

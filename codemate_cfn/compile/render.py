@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
+from codemate_cfn.compile.layout import ROOT
 from codemate_cfn.compile.discovery import load_catalogue, load_layers, source_location
 from codemate_cfn.errors import BuildError, CodemateError
 from codemate_cfn.compile.project import Project
 from codemate_cfn.compile.wiring import root_template
 
-ROOT_NAME = "root"
 ROOT_DESCRIPTION = "CodeMate on AWS: root stack nesting one stack per layer (codemate-cfn)."
 
 
@@ -46,7 +46,7 @@ def render_layers(layer_list: list, catalogue: dict) -> Rendered:
             where = source_location(exc)
             raise BuildError(f"layer {name}: {exc}" + (f" ({where}, {type(exc).__name__})" if where else "")) from exc
     root, order = root_template(layers, built, catalogue, ROOT_DESCRIPTION)
-    templates = {ROOT_NAME: root.to_dict()}
+    templates = {ROOT: root.to_dict()}
     for name in order:
         try:
             # troposphere checks required properties only here, on to_dict()

@@ -12,15 +12,10 @@ from dataclasses import dataclass
 from troposphere import GetAtt, Output, Parameter, Ref, Sub, Template
 from troposphere.cloudformation import Stack
 
+from codemate_cfn.compile.layout import template_url
 from codemate_cfn.errors import BuildError
 from codemate_cfn.layer import Layer, LayerTemplate
 from codemate_cfn.params.parameter import DEPLOYER_PARAMS, Param
-
-TEMPLATE_URL = (
-    "https://${TemplatesBucketName}.s3.${AWS::Region}.${AWS::URLSuffix}/"
-    "${TemplatesKeyPrefix}%s"
-)
-
 
 @dataclass(frozen=True)
 class Source:
@@ -132,7 +127,7 @@ def root_template(
         root.add_resource(
             Stack(
                 layer.logical_id,
-                TemplateURL=Sub(TEMPLATE_URL % layer.file_name),
+                TemplateURL=Sub(template_url(layer.name)),
                 Parameters=parameters,
             )
         )

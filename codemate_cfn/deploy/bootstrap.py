@@ -19,6 +19,7 @@ from troposphere.s3 import (
 )
 
 from codemate_cfn.deploy import events
+from codemate_cfn.deploy.stack import find_stack
 from codemate_cfn.errors import CodemateError
 from codemate_cfn.private_bucket import BLOCK_ALL_PUBLIC_ACCESS, deny_insecure_transport, sse_s3
 from codemate_cfn.compile.render import to_json
@@ -69,7 +70,7 @@ def _bucket(stack: dict) -> str:
 
 def find_bucket(aws) -> str | None:
     """The artifact bucket's name, or None before the first bootstrap."""
-    stack = events.find_stack(aws.cloudformation, STACK_NAME)
+    stack = find_stack(aws.cloudformation, STACK_NAME)
     if stack is None or stack["StackStatus"] not in events.STABLE:
         return None
     return _bucket(stack)
@@ -81,7 +82,7 @@ def ensure(aws, ui, poll_seconds: float = 5.0) -> str:
 
     cfn = aws.cloudformation
     body = to_json(template())
-    stack = events.find_stack(cfn, STACK_NAME)
+    stack = find_stack(cfn, STACK_NAME)
     tags = [{"Key": k, "Value": v} for k, v in TAGS.items()]
     if stack is not None and stack["StackStatus"] == "ROLLBACK_COMPLETE":
         ui.step(f"removing {STACK_NAME} (ROLLBACK_COMPLETE after a failed create)")

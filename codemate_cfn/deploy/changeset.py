@@ -9,13 +9,13 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
+from codemate_cfn.compile.layout import ROOT, STACK_TYPE
 from codemate_cfn.errors import CodemateError
 
 CAPABILITIES = ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"]
 # How AWS says a change set changes nothing (change set, then UpdateStack wording).
 NO_CHANGES = ("didn't contain changes", "No updates are to be performed")
 PENDING = {"CREATE_PENDING", "CREATE_IN_PROGRESS"}
-STACK_TYPE = "AWS::CloudFormation::Stack"
 
 
 @dataclass
@@ -72,7 +72,7 @@ def create(cfn, stack_name: str, kind: str, template_url: str, parameters: list[
     return change_set
 
 
-def resource_changes(cfn, change_set_id: str, label: str = "root", labels: dict[str, str] | None = None) -> dict[str, list[dict]]:
+def resource_changes(cfn, change_set_id: str, label: str = ROOT, labels: dict[str, str] | None = None) -> dict[str, list[dict]]:
     """label -> ResourceChange dicts, for this change set and, through the
     ChangeSetId of each nested stack's change, every nested change set."""
     labels = labels or {}

@@ -19,13 +19,7 @@ from codemate_cfn.errors import CodemateError
 RENEWED = "@renewed"
 NO_VALUE = object()  # Ref AWS::NoValue: the property is left out
 SUB_VARIABLE = re.compile(r"\$\{([^}]*)\}")
-CONDITION_FUNCTIONS = ("Fn::Equals", "Fn::Not", "Fn::And", "Fn::Or")
 LIST_TYPES = ("CommaDelimitedList", "List<")
-
-
-def is_symbol(value) -> bool:
-    """A resolved value AWS has to fill in (a dict of one intrinsic)."""
-    return isinstance(value, dict) and any(k == "Ref" or k.startswith("Fn::") for k in value)
 
 
 def is_concrete(value) -> bool:

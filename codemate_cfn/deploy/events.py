@@ -8,9 +8,10 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-from codemate_cfn.errors import CodemateError
+from codemate_cfn.compile.layout import ROOT, STACK_TYPE
+from codemate_cfn.deploy.stack import is_gone
+from codemate_cfn.errors import EXIT_INTERRUPTED, CodemateError
 
-STACK_TYPE = "AWS::CloudFormation::Stack"
 # Final states a stack can be deployed from.
 STABLE = {"CREATE_COMPLETE", "UPDATE_COMPLETE", "UPDATE_ROLLBACK_COMPLETE", "IMPORT_COMPLETE", "IMPORT_ROLLBACK_COMPLETE"}
 SUCCEEDED = {"CREATE_COMPLETE", "UPDATE_COMPLETE", "DELETE_COMPLETE", "IMPORT_COMPLETE"}
@@ -29,7 +30,7 @@ FAILURES_SHOWN = 5
 class StillRunning(CodemateError):
     """Watching stopped (Ctrl-C); the operation goes on in AWS."""
 
-    exit_code = 130
+    exit_code = EXIT_INTERRUPTED
 
 
 def is_final(status: str) -> bool:
@@ -56,7 +57,7 @@ class Stream:
     logical_ids: dict[str, str] = field(default_factory=dict)  # nested stack ID -> its logical ID in the root
 
     def __post_init__(self):
-        self.stacks.setdefault(self.root_id, "root")
+        self.stacks.setdefault(self.root_id, ROOT)
 
     def _add_nested(self, logical_id: str, physical_id: str | None) -> None:
         if physical_id and physical_id not in self.stacks and physical_id != self.root_id:
@@ -70,7 +71,7 @@ class Stream:
         try:
             resources = self.cfn.describe_stack_resources(StackName=self.root_id)["StackResources"]
         except ClientError as exc:
-            if not _gone(exc):
+            if not is_gone(exc):
                 raise
             return
         for resource in resources:
@@ -86,7 +87,7 @@ class Stream:
             try:
                 page = self.cfn.describe_stack_events(**kwargs)
             except ClientError as exc:
-                if not _gone(exc):
+                if not is_gone(exc):
                     raise
                 return fresh  # a stack known by name, deleted: nothing more to read
             for event in page["StackEvents"]:
@@ -117,11 +118,7 @@ class Stream:
         elif event["StackId"] != self.root_id:  # a nested stack, seen from inside
             nested = self.logical_ids.get(event["StackId"]) or self.logical_ids.get(event["StackName"])
             if nested:
-                self.done.add(("root", nested))
-
-
-def _gone(exc) -> bool:
-    return "does not exist" in str(exc)
+                self.done.add((ROOT, nested))
 
 
 def _is_stack_itself(event: dict) -> bool:
@@ -133,18 +130,6 @@ def format_event(event: dict, progress: str = "") -> str:
     reason = event.get("ResourceStatusReason") or ""
     line = f"{progress}{when}  {event['Label']:<10} {event['LogicalResourceId']:<32} {event['ResourceStatus']:<22} {reason}"
     return line.rstrip()
-
-
-def find_stack(cfn, name: str) -> dict | None:
-    """The stack's description, or None when there is no such stack."""
-    from botocore.exceptions import ClientError
-
-    try:
-        return cfn.describe_stacks(StackName=name)["Stacks"][0]
-    except ClientError as exc:
-        if _gone(exc):
-            return None
-        raise
 
 
 def stack_status(cfn, stack_id: str) -> str:

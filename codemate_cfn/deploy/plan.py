@@ -3,23 +3,21 @@ root stack and in every nested stack.
 
 predict() works offline from the old and new templates and the root
 parameter values; merge_aws() lets AWS's change sets correct it where they
-say more; format_plan() and plan_json() show it to people and to CI.
+say more. plan_view shows it.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 
 from codemate_cfn.deploy import widening
 from codemate_cfn.deploy.conditions import Context, parameter_values, references, without_uncertain
+from codemate_cfn.compile.layout import ROOT, STACK_TYPE, layer_of_url
 from codemate_cfn.errors import CodemateError
 from codemate_cfn.params.parameter import DEPLOYER_PARAMS
 from codemate_cfn.schemas import DEFAULT_REGION, replacement, strongest, weakest
 from codemate_cfn.stateful import is_stateful
-from codemate_cfn.table import format_table
 
-ROOT = "root"
-STACK_TYPE = "AWS::CloudFormation::Stack"
 # Resource attributes besides Properties whose change updates the stack.
 ATTRIBUTES = {
     "Metadata": "metadata",
@@ -225,18 +223,12 @@ class _StackDiff:
 # -- the root and its nested stacks -------------------------------------------
 
 def _layer_name(stack: str, logical_id: str, resource: dict, templates: dict) -> str:
-    """The template a nested stack resource points at: the file name its
-    TemplateURL ends in, else <Name>Stack -> name."""
-    url = resource.get("Properties", {}).get("TemplateURL", "")
-    if isinstance(url, dict):
-        url = url.get("Fn::Sub", "")
-        url = url[0] if isinstance(url, list) else url
-    tail = url.rsplit("/", 1)[-1].rsplit("}", 1)[-1] if isinstance(url, str) else ""
-    for name in (tail.rsplit(".", 1)[0], logical_id.removesuffix("Stack").lower()):
-        if name in templates:
-            return name
+    """The template a nested stack resource points at (its TemplateURL's file)."""
+    name = layer_of_url(resource.get("Properties", {}).get("TemplateURL"))
+    if name in templates:
+        return name
     raise CodemateError(
-        f"{stack}: nested stack {logical_id} points at {tail or 'no template file'}, "
+        f"{stack}: nested stack {logical_id} points at {name + '.json' if name else 'no template file'}, "
         f"which is not among the templates ({', '.join(sorted(templates))})"
     )
 
@@ -385,57 +377,3 @@ def merge_aws(predicted: list[Change], aws: dict[str, list[dict]]) -> list[Chang
             row.source = "aws"
     order = list(dict.fromkeys([ROOT, *(c.stack for c in merged)]))
     return sorted(merged, key=lambda c: order.index(c.stack))
-
-
-# -- showing the plan -----------------------------------------------------------
-
-def counts(changes: list[Change]) -> dict[str, int]:
-    modified = [c for c in changes if c.action == "modify"]
-    return {
-        **{action: sum(c.action == action for c in changes) for action in ACTIONS},
-        "replace": sum(c.replacement == "true" for c in modified),
-        "conditional": sum(c.replacement == "conditional" for c in modified),
-    }
-
-
-def summary(changes: list[Change]) -> str:
-    n = counts(changes)
-    return (
-        f"Plan: {n['add']} to add, {n['modify']} to modify, {n['remove']} to remove, "
-        f"{n['replace']} replaced, {n['conditional']} may be replaced."
-    )
-
-
-def format_plan(changes: list[Change], refused: list[str] = ()) -> str:
-    """One table per stack (root first), the access-widening notes, the
-    guard's refusals and a summary line; "no changes" when there are none."""
-    if not changes:
-        return "no changes"
-    stacks = list(dict.fromkeys([c.stack for c in changes]))
-    parts = []
-    for stack in stacks:
-        rows = [
-            [c.action, c.replacement if c.action == "modify" else "-", c.logical_id, c.resource_type,
-             "yes" if c.stateful else "", ", ".join(c.details)]
-            for c in changes if c.stack == stack
-        ]
-        table = format_table(["action", "replacement", "logical ID", "type", "stateful", "what changed"], rows)
-        parts.append(f"Stack {stack}\n{table}")
-    widened = [f"  {c.stack}/{c.logical_id}: {note}" for c in changes for note in c.widens_access]
-    if widened:
-        parts.append("Access widened:\n" + "\n".join(widened))
-    if refused:
-        parts.append("Refused by the stateful guard:\n" + "\n".join(f"  {r}" for r in refused))
-    parts.append(summary(changes))
-    return "\n\n".join(parts)
-
-
-def plan_json(changes: list[Change], refused: list[str]) -> dict:
-    """The plan for `plan --output json`."""
-    status = "blocked" if refused else "changes" if changes else "no changes"
-    return {
-        "status": status,
-        "changes": [asdict(c) for c in changes],
-        "counts": counts(changes),
-        "refused": list(refused),
-    }

@@ -66,11 +66,21 @@ from dataclasses import dataclass
 
 PLACEHOLDER_PREFIX = "not-emulated"
 # moto accepts any credentials; real ones must never reach it.
-DUMMY_CREDENTIALS = {"aws_access_key_id": "emulated", "aws_secret_access_key": "emulated"}
+DUMMY_KEYS = ("emulated", "emulated")  # access key ID, secret access key
 
 
 def is_placeholder(physical_id: str | None) -> bool:
     return bool(physical_id) and physical_id.startswith(PLACEHOLDER_PREFIX)
+
+
+def not_emulated(resources: list[dict]) -> list[str]:
+    """"label/LogicalId (Type)" of each resource (from
+    codemate_cfn.deploy.stack.all_resources) that is only a placeholder here."""
+    return [
+        f"{r['Label']}/{r['LogicalResourceId']} ({r['ResourceType']})"
+        for r in resources
+        if is_placeholder(r.get("PhysicalResourceId"))
+    ]
 
 
 # --- the patches ------------------------------------------------------------

@@ -1,0 +1,135 @@
+"""What the commands share: printing, finding the project, the AWS and
+stack options, connecting to AWS (or to the local emulator with --local),
+building and reading the parameter file before a deploy."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+
+from codemate_cfn.compile.project import Project
+from codemate_cfn.console import Console
+from codemate_cfn.deploy.aws import DEFAULT_REGION, RETRY_MODES, Aws, Target, translated_errors
+from codemate_cfn.errors import BuildError
+from codemate_cfn.table import format_table
+
+
+def say(message: str = "") -> None:
+    print(message, flush=True)
+
+
+def progress(message: str) -> None:
+    print(f"- {message}", file=sys.stderr, flush=True)
+
+
+def find_project(args) -> Project:
+    project = Project.find(args.project_dir)
+    if args.build_dir is not None:
+        project = Project(project.root, args.build_dir.resolve())
+    return project
+
+
+def aws_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("AWS")
+    g.add_argument("--region", default=DEFAULT_REGION, help=f"AWS region (default {DEFAULT_REGION})")
+    g.add_argument("--profile", default=None, help="AWS profile from the AWS config files")
+    g.add_argument("--endpoint-url", default=None,
+                   help="send AWS calls here instead (default: $AWS_ENDPOINT_URL, else AWS itself)")
+    g.add_argument("--retry-mode", choices=RETRY_MODES, default="adaptive",
+                   help="botocore retry mode for throttling and transient errors (default adaptive)")
+    g.add_argument("--poll-seconds", type=float, default=5.0, help=argparse.SUPPRESS)
+
+
+def stack_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("params_file", type=Path, metavar="PARAMS_FILE", help="e.g. params/dev.json")
+    p.add_argument("--stack-name", default=None, help="root stack name (default codemate-<env>, env = the file name)")
+    aws_options(p)
+
+
+def local_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--local", action="store_true",
+                   help="run against a local AWS emulator (moto) started for this command, with dummy credentials")
+
+
+def stack_name(args) -> str:
+    return args.stack_name or f"codemate-{args.params_file.stem}"
+
+
+@contextmanager
+def connected(args, ui: Console):
+    """An Aws for the command: the emulator's with --local, else the target's."""
+    if getattr(args, "local", False):
+        from codemate_cfn import emulator
+
+        with emulator.running() as local:
+            ui.step(f"local AWS emulator (moto) at {local.url}: nothing reaches AWS, and what it does not "
+                    f"model is listed as not emulated")
+            aim = Target(region=args.region, endpoint_url=local.url, retry_mode=args.retry_mode,
+                         credentials=emulator.DUMMY_KEYS)
+            with translated_errors(aim):
+                yield Aws(aim)
+        return
+    aim = Target(region=args.region, profile=args.profile, endpoint_url=args.endpoint_url, retry_mode=args.retry_mode)
+    with translated_errors(aim):
+        yield Aws(aim)
+
+
+def not_emulated(aws, stack_id: str, labels: dict[str, str]) -> list[str]:
+    """Against an endpoint other than AWS (the emulator, with --local or
+    --endpoint-url): the deployed resources it only stands in for."""
+    if aws.target.endpoint is None:
+        return []
+    from codemate_cfn import emulator
+    from codemate_cfn.deploy.stack import all_resources
+
+    return emulator.not_emulated(all_resources(aws.cloudformation, stack_id, labels))
+
+
+def built_templates(args, ui: Console) -> tuple[Project, dict[str, dict]]:
+    """Build (cached) and read the templates back as dicts."""
+    from codemate_cfn.compile.build import build
+    from codemate_cfn.compile.lint import failing
+
+    project = find_project(args)
+    result = build(project, progress=ui.step)
+    if failing(result.findings):
+        raise BuildError(f"build: cfn-lint found {len(failing(result.findings))} problem(s); "
+                         f"`python -m codemate_cfn build` lists them")
+    ui.step(f"build: {'up to date (cached)' if result.cached else 'built'}, {len(result.templates)} templates")
+    templates = {t.name: json.loads((project.build_dir / t.file).read_text()) for t in result.templates}
+    return project, templates
+
+
+def checked_params(project: Project, path: Path, ui: Console):
+    from codemate_cfn.compile.discovery import load_catalogue
+    from codemate_cfn.params import paramfile
+
+    catalogue = load_catalogue(project.root)
+    params = paramfile.load(path, catalogue)
+    ui.step(f"parameter file {path}: ok")
+    return params, catalogue
+
+
+def deploy_options(args, project: Project, **extra):
+    from codemate_cfn.deploy.flow import Options
+    from codemate_cfn.deploy.provenance import git_commit
+
+    return Options(
+        stack_name=stack_name(args),
+        params_path=str(args.params_file),
+        allow_replacement=set(getattr(args, "allow_replacement", None) or ()),
+        commit=git_commit(project.root),
+        poll_seconds=args.poll_seconds,
+        **extra,
+    )
+
+
+def outputs_table(outputs: list[dict]) -> str:
+    if not outputs:
+        return "no outputs"
+    rows = [[o["OutputKey"], o["OutputValue"], o.get("Description") or ""]
+            for o in sorted(outputs, key=lambda o: o["OutputKey"])]
+    return format_table(["output", "value", "description"], rows)

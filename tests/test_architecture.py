@@ -1,0 +1,57 @@
+"""The package's dependencies point one way: the command line on top, the
+deployer below it, the compiler and the parameter checks below that, small
+leaf modules at the bottom; the local emulator is used only by the command
+line and the tests."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import codemate_cfn
+
+PACKAGE = Path(codemate_cfn.__file__).parent
+LEAVES = {"errors", "table", "console", "schemas", "stateful"}
+
+
+def imports_of(path: Path) -> set[str]:
+    """Every codemate_cfn module a file imports, as dotted names below the package."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names = [node.module] + [f"{node.module}.{alias.name}" for alias in node.names]
+        else:
+            continue
+        found |= {n.removeprefix("codemate_cfn.") for n in names if n.startswith("codemate_cfn.")}
+    return found
+
+
+def modules() -> dict[str, set[str]]:
+    return {str(p.relative_to(PACKAGE).with_suffix("")).replace("/", "."): imports_of(p)
+            for p in PACKAGE.rglob("*.py")}
+
+
+def importers_of(prefix: str) -> set[str]:
+    return {name for name, imported in modules().items()
+            if any(i == prefix or i.startswith(prefix + ".") for i in imported)}
+
+
+def test_nothing_imports_the_command_line():
+    assert importers_of("cli") <= {n for n in modules() if n.startswith("cli") or n == "__main__"}
+
+
+def test_only_the_command_line_imports_the_emulator():
+    assert importers_of("emulator") <= {n for n in modules() if n.startswith(("cli", "emulator"))}
+
+
+def test_the_compiler_and_the_parameter_checks_never_import_the_deployer():
+    below = {n for n in modules() if n.startswith(("compile", "params")) or n == "layer"}
+    assert not below & importers_of("deploy")
+
+
+def test_leaf_modules_import_nothing_of_the_package():
+    for name, imported in modules().items():
+        if name in LEAVES:
+            assert not imported, f"{name} imports {imported}"
