@@ -1,23 +1,30 @@
 """The stateful guard refuses deletes and replacements of resources that
-hold data, unless --allow-replacement names them."""
+hold data, unless --allow-replacement names them; routine tuning that AWS
+applies in place passes without consent."""
+
+import copy
 
 import pytest
 
-from codemate_cfn.compile.discovery import load_catalogue
-from codemate_cfn.deploy.guard import refusals
-from codemate_cfn.params.paramfile import load
+from codemate_cfn.deploy.guard import check_allowances, refusals
 from codemate_cfn.deploy.plan import Change, predict
-from codemate_cfn.compile.project import Project
-from codemate_cfn.compile.render import render
+from codemate_cfn.deploy.transitions import IN_PLACE, in_place
+from codemate_cfn.errors import InvalidInput
 from codemate_cfn.stateful import is_stateful
+from layer_values import catalogue, param_file, templates
+
+DB = "AWS::RDS::DBInstance"
 
 
 def change(action="modify", replacement="true", resource_type="AWS::S3::Bucket", logical_id="FilesBucket",
-           stack="storage", details=("property BucketName",)):
-    return Change(stack, action, logical_id, resource_type, replacement, list(details), is_stateful(resource_type), [])
+           stack="storage", details=("property BucketName",), causes=None, policy=None):
+    if causes is None:
+        causes = {d.removeprefix("property "): replacement for d in details} if replacement != "false" else {}
+    return Change(stack, action, logical_id, resource_type, replacement, list(details), is_stateful(resource_type), [],
+                  causes=causes, policy=policy)
 
 
-def test_replacing_a_bucket_is_refused_with_stack_id_reason_and_the_way_out():
+def test_replacing_a_bucket_is_refused_with_stack_id_cause_fate_and_the_way_out():
     (message,) = refusals([change()], set())
     assert message == (
         "stack storage: FilesBucket (AWS::S3::Bucket) would be replaced (property BucketName); "
@@ -25,18 +32,32 @@ def test_replacing_a_bucket_is_refused_with_stack_id_reason_and_the_way_out():
     )
 
 
-def test_deleting_or_maybe_replacing_stateful_resources_is_refused():
-    found = refusals([
-        change(action="remove", replacement="false", resource_type="AWS::RDS::DBInstance", logical_id="Database",
-               stack="data", details=["no longer in the template"]),
-        change(replacement="conditional", resource_type="AWS::ElastiCache::ReplicationGroup", logical_id="Redis",
-               stack="data", details=["property Engine"]),
-    ], set())
-    assert len(found) == 2
-    assert found[0].startswith("stack data: Database (AWS::RDS::DBInstance) would be deleted")
-    assert "the database and its automated backups" in found[0]
-    assert found[1].startswith("stack data: Redis (AWS::ElastiCache::ReplicationGroup) may be replaced (property Engine)")
-    assert found[1].endswith("--allow-replacement Redis")
+@pytest.mark.parametrize("policy, fate", [
+    ("Retain", "the old one is kept, no longer managed by the stack: its data stays where it is, and the new one "
+               "starts empty (UpdateReplacePolicy Retain)"),
+    ("Snapshot", "a final snapshot is taken, then the old one is deleted: its data survives only in that snapshot "
+                 "(UpdateReplacePolicy Snapshot)"),
+    ("Delete", "that loses the bucket and every object in it"),
+])
+def test_the_message_says_what_happens_to_the_data_under_the_policy(policy, fate):
+    (message,) = refusals([change(policy=policy)], set())
+    assert f"; {fate}. To allow it" in message
+
+
+def test_a_removed_resource_is_named_with_its_deletion_policy():
+    (message,) = refusals([change(action="remove", replacement="false", resource_type=DB, logical_id="Database",
+                                  stack="data", details=["no longer in the template"], policy="Snapshot")], set())
+    assert message.startswith("stack data: Database (AWS::RDS::DBInstance) would be deleted (no longer in the template); "
+                              "a final snapshot is taken")
+    assert "(DeletionPolicy Snapshot)" in message
+
+
+def test_only_the_properties_that_replace_are_named():
+    row = change(resource_type=DB, logical_id="Database", stack="data",
+                 details=["property DBName", "property Tags", "property DeletionProtection"],
+                 causes={"DBName": "true"})
+    (message,) = refusals([row], set())
+    assert "(property DBName);" in message and "Tags" not in message and "DeletionProtection" not in message
 
 
 @pytest.mark.parametrize("row", [
@@ -55,16 +76,88 @@ def test_allow_replacement_lets_the_named_resource_through_only():
     (left,) = refusals(rows, {"FilesBucket"})
     assert left.startswith("stack storage: LogsBucket")
     assert refusals(rows, {"storage/FilesBucket", "storage/LogsBucket"}) == []
-    assert len(refusals(rows, {"other/FilesBucket"})) == 2
 
 
-def test_the_real_templates_refuse_a_renamed_environment():
-    project = Project.find()
-    templates = render(project).templates
-    catalogue = load_catalogue(project.root)
-    dev = load(project.params_dir / "dev.json", catalogue).parameters
-    # the environment name is part of the logs bucket's name: renaming it replaces the bucket
-    changes = predict(templates, templates, dev, {**dev, "EnvironmentName": "prod"})
+def test_an_allowance_that_matches_nothing_at_risk_is_an_error_listing_what_could_be_allowed():
+    rows = [change(), change(logical_id="LogsBucket")]
+    check_allowances(rows, {"FilesBucket", "storage/LogsBucket"})
+    with pytest.raises(InvalidInput) as raised:
+        check_allowances(rows, {"FilesBuckt", "other/FilesBucket"})
+    assert str(raised.value) == (
+        "--allow-replacement FilesBuckt other/FilesBucket: the plan deletes or replaces no stateful resource of that "
+        "name; the ones that could be allowed: FilesBucket (stack storage), LogsBucket (stack storage)")
+    with pytest.raises(InvalidInput, match="could be allowed: none: nothing is at risk"):
+        check_allowances([], {"Database"})
+
+
+# -- the table of in-place transitions, a test per row ------------------------------
+
+@pytest.mark.parametrize("old, new, cleared", [("false", "true", True), ("true", "false", True),
+                                               ({"Ref": "Unknown"}, "true", False)])
+def test_multi_az_switches_in_place(old, new, cleared):
+    assert bool(in_place(DB, "MultiAZ", old, new)) is cleared
+
+
+@pytest.mark.parametrize("old, new, cleared", [("7", "14", True), (3, "35", True), ("7", "0", False),
+                                               ("0", "7", False), ({"Ref": "X"}, "7", False)])
+def test_backup_retention_between_non_zero_values_updates_in_place(old, new, cleared):
+    assert bool(in_place(DB, "BackupRetentionPeriod", old, new)) is cleared
+
+
+@pytest.mark.parametrize("prop, old, new", [("AutoMinorVersionUpgrade", True, False),
+                                            ("PreferredMaintenanceWindow", "sun:19:30-sun:20:30", "mon:19:30-mon:20:30")])
+def test_minor_upgrades_and_maintenance_windows_update_in_place(prop, old, new):
+    assert in_place(DB, prop, old, new)
+
+
+def test_every_row_of_the_table_is_tested_above():
+    assert set(IN_PLACE) == {(DB, "MultiAZ"), (DB, "BackupRetentionPeriod"), (DB, "AutoMinorVersionUpgrade"),
+                             (DB, "PreferredMaintenanceWindow")}
+
+
+def test_a_property_the_table_does_not_know_is_not_cleared():
+    assert in_place(DB, "Engine", "postgres", "mysql") is None
+    assert in_place("AWS::S3::Bucket", "MultiAZ", "false", "true") is None
+
+
+# -- with the real templates -----------------------------------------------------
+
+def prod_values(**changes) -> dict:
+    given = {**{n: p.default for n, p in catalogue().items() if p.default is not None}, **param_file("prod")}
+    return {name: given[name] for name in templates()["root"]["Parameters"] if name in given} | changes
+
+
+@pytest.mark.parametrize("change_to, cleared", [
+    ({"DbBackupRetentionDays": "14"}, {"BackupRetentionPeriod"}),
+    ({"DbMultiAz": "false"}, {"MultiAZ"}),
+    ({"DbBackupRetentionDays": "14", "DbMultiAz": "false"}, {"BackupRetentionPeriod", "MultiAZ"}),
+])
+def test_routine_database_tuning_in_prod_passes_without_consent(change_to, cleared):
+    changes = predict(templates(), templates(), prod_values(), prod_values(**change_to))
+    (database,) = [c for c in changes if c.logical_id == "Database"]
+    assert database.replacement == "false" and database.causes == {}
+    assert set(database.in_place) == cleared
+    assert refusals(changes, set()) == []
+
+
+def test_turning_backups_off_is_still_refused():
+    changes = predict(templates(), templates(), prod_values(), prod_values(DbBackupRetentionDays="0"))
+    (message,) = refusals(changes, set())
+    assert "Database (AWS::RDS::DBInstance) may be replaced (property BackupRetentionPeriod)" in message
+
+
+def test_the_real_templates_refuse_a_renamed_environment_naming_the_cause():
+    dev = prod_values(EnvironmentName="dev")
+    changes = predict(templates(), templates(), dev, {**dev, "EnvironmentName": "prod"})
     logs = [m for m in refusals(changes, set()) if m.startswith("stack storage: LogsBucket ")]
-    assert logs and "would be replaced (property BucketName" in logs[0]
+    assert logs and "would be replaced (property BucketName);" in logs[0]
+    assert "the old one is kept" in logs[0]  # the logs bucket is Retain
     assert not any(m.startswith("stack storage: LogsBucket ") for m in refusals(changes, {"LogsBucket"}))
+
+
+def test_a_database_whose_name_changes_is_refused_for_that_property_only():
+    changed = copy.deepcopy(templates())
+    changed["data"]["Resources"]["Database"]["Properties"]["DBName"] = "other"
+    changes = predict(templates(), changed, prod_values(), prod_values())
+    (message,) = [m for m in refusals(changes, set()) if "Database " in m]
+    assert "would be replaced (property DBName); a final snapshot is taken" in message

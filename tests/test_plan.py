@@ -60,9 +60,17 @@ def test_changing_a_create_only_property_replaces_the_resource():
 
 
 def test_changing_a_conditionally_create_only_property_may_replace():
+    db = lambda engine: {"Type": "AWS::RDS::DBInstance", "Properties": {"Engine": engine, "DBInstanceClass": "db.t4g.micro"}}
+    change = only(plan_one({"Db": db("postgres")}, {"Db": db("mysql")}))
+    assert (change.action, change.replacement, change.details) == ("modify", "conditional", ["property Engine"])
+    assert change.causes == {"Engine": "conditional"}
+
+
+def test_a_conditional_change_aws_makes_in_place_is_cleared_by_the_table():
     db = lambda multi_az: {"Type": "AWS::RDS::DBInstance", "Properties": {"MultiAZ": multi_az, "DBInstanceClass": "db.t4g.micro"}}
     change = only(plan_one({"Db": db(False)}, {"Db": db(True)}))
-    assert (change.action, change.replacement, change.details) == ("modify", "conditional", ["property MultiAZ"])
+    assert (change.action, change.replacement, change.details) == ("modify", "false", ["property MultiAZ"])
+    assert change.causes == {} and "in place" in change.in_place["MultiAZ"]
 
 
 def test_changing_a_plain_property_updates_in_place():
@@ -251,11 +259,11 @@ def test_a_replaced_resource_changes_what_references_it():
 
 
 def test_a_resource_that_may_be_replaced_makes_its_dependents_uncertain():
-    db = {"Type": "AWS::RDS::DBInstance", "Properties": {"MultiAZ": False}}
+    db = {"Type": "AWS::RDS::DBInstance", "Properties": {"Engine": "postgres"}}
     alarm_props = {"Type": "String", "Value": {"Ref": "Db"}}
     old = {"Db": db, "Name": {"Type": "AWS::SSM::Parameter", "Properties": alarm_props}}
     new = copy.deepcopy(old)
-    new["Db"]["Properties"]["MultiAZ"] = True
+    new["Db"]["Properties"]["Engine"] = "mysql"
     policy = {"Type": "AWS::S3::BucketPolicy", "Properties": {"Bucket": {"Ref": "Db"}}}
     old["Pol"], new["Pol"] = policy, copy.deepcopy(policy)
     by = rows(plan_one(old, new))
@@ -342,15 +350,15 @@ def test_a_changed_output_definition_reaches_the_consumer():
 
 
 def test_an_output_that_may_change_makes_the_consumer_uncertain():
-    def layers(multi_az):
+    def layers(engine):
         t = two_layers()
-        t["storage"]["Resources"]["Db"] = {"Type": "AWS::RDS::DBInstance", "Properties": {"MultiAZ": multi_az}}
+        t["storage"]["Resources"]["Db"] = {"Type": "AWS::RDS::DBInstance", "Properties": {"Engine": engine}}
         t["storage"]["Outputs"]["FilesArn"]["Value"] = {"Fn::GetAtt": ["Db", "DBInstanceArn"]}
         # BucketPolicy.Bucket is create-only: a certain change would replace the policy
         t["app"]["Resources"]["Policy"] = {"Type": "AWS::S3::BucketPolicy", "Properties": {"Bucket": {"Ref": "FilesArn"}}}
         return t
 
-    by = rows(predict(layers(False), layers(True), {"Env": "dev"}, {"Env": "dev"}))
+    by = rows(predict(layers("postgres"), layers("mysql"), {"Env": "dev"}, {"Env": "dev"}))
     assert by["storage", "modify", "Db"].replacement == "conditional"
     assert by["app", "modify", "Policy"].replacement == "conditional"
 
@@ -573,6 +581,24 @@ def test_rows_only_aws_knows_are_added():
     assert by["storage", "modify", "Files"].source == "predicted"
 
 
+def test_aws_conditionally_does_not_undo_what_the_table_cleared_but_always_does():
+    cleared = predicted_row(resource_type="AWS::RDS::DBInstance", details=["property MultiAZ"],
+                            in_place={"MultiAZ": "Multi-AZ on or off is applied in place"})
+    detail = lambda requires: {"storage": [{"Action": "Modify", "LogicalResourceId": "Files",
+                                            "ResourceType": "AWS::RDS::DBInstance", "Replacement": "Conditional",
+                                            "Details": [{"Target": {"Attribute": "Properties", "Name": "MultiAZ",
+                                                                    "RequiresRecreation": requires}}]}]}
+    assert only(merge_aws([cleared], detail("Conditionally"))).replacement == "false"
+    merged = only(merge_aws([cleared], detail("Always")))
+    assert (merged.replacement, merged.causes) == ("true", {"MultiAZ": "true"})
+
+
+def test_aws_replacement_false_wins_over_a_predicted_cause():
+    predicted = [predicted_row(replacement="true", details=["property BucketName"], causes={"BucketName": "true"})]
+    aws = {"storage": [{"Action": "Modify", "LogicalResourceId": "Files", "ResourceType": BUCKET, "Replacement": "False"}]}
+    assert only(merge_aws(predicted, aws)).replacement == "false"
+
+
 def test_an_aws_row_without_replacement_is_looked_up_in_the_schema():
     aws = {"root": [{"Action": "Modify", "LogicalResourceId": "Files", "ResourceType": BUCKET,
                      "Details": [{"Target": {"Attribute": "Properties", "Name": "BucketName"}}]}]}
@@ -580,7 +606,7 @@ def test_an_aws_row_without_replacement_is_looked_up_in_the_schema():
 
 
 def test_the_prediction_stands_where_aws_says_nothing_more():
-    predicted = [predicted_row(replacement="true", details=["property BucketName"])]
+    predicted = [predicted_row(replacement="true", details=["property BucketName"], causes={"BucketName": "true"})]
     aws = {"storage": [{"Action": "Modify", "LogicalResourceId": "Files", "ResourceType": BUCKET, "Scope": []}]}
     merged = only(merge_aws(predicted, aws))
     assert (merged.replacement, merged.details) == ("true", ["property BucketName"])

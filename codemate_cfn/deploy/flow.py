@@ -163,6 +163,11 @@ def propose(aws, templates: dict[str, dict], params, catalogue: dict, options: O
         proposal.no_changes = True
         return proposal
     proposal.changes = plan.merge_aws(predicted, change_set.changes) if detailed else predicted
+    try:
+        guard.check_allowances(proposal.changes, options.allow_replacement)
+    except CodemateError:
+        changeset.discard(cfn, change_set)
+        raise
     proposal.refused = guard.refusals(proposal.changes, options.allow_replacement)
     proposal.allowed = guard.refusals(proposal.changes, set()) if not proposal.refused else []
     return proposal

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 from codemate_cfn.deploy import widening
+from codemate_cfn.deploy.transitions import in_place
 from codemate_cfn.deploy.conditions import Context, parameter_values, references, without_uncertain
 from codemate_cfn.compile.layout import ROOT, STACK_TYPE, layer_of_url
 from codemate_cfn.errors import CodemateError
@@ -43,6 +44,12 @@ class Change:
     stateful: bool
     widens_access: list[str] = field(default_factory=list)  # notes when IAM or SG access widens
     source: str = "predicted"  # or "aws" when AWS's change set lists the row
+    # property -> "true" / "conditional": the changed properties that replace
+    # (or may replace) the resource, after the table of in-place transitions
+    causes: dict[str, str] = field(default_factory=dict)
+    in_place: dict[str, str] = field(default_factory=dict)  # property -> why the table clears it
+    # UpdateReplacePolicy of a replaced resource, DeletionPolicy of a removed one
+    policy: str | None = None
 
 
 # -- comparing resolved values ----------------------------------------------
@@ -150,11 +157,13 @@ class _StackDiff:
                 found[name] = level
         return found
 
-    def _row(self, action, lid, context, replacement_level, details, old_props, new_props) -> Change:
-        rtype = context.resources[lid].get("Type", "")
+    def _row(self, action, lid, context, replacement_level, details, old_props, new_props, **more) -> Change:
+        resource = context.resources[lid]
+        rtype = resource.get("Type", "")
+        policy = resource.get("DeletionPolicy" if action == "remove" else "UpdateReplacePolicy")
         return Change(
             self.stack, action, lid, rtype, replacement_level, details, is_stateful(rtype),
-            widening.notes(rtype, old_props, new_props),
+            widening.notes(rtype, old_props, new_props), policy=context.resolve(policy) if policy else None, **more,
         )
 
     def _condition_note(self, context: Context, lid: str, now: str) -> list[str]:
@@ -180,23 +189,35 @@ class _StackDiff:
         old_resource, new_resource = self.old.resources[lid], self.new.resources[lid]
         rtype = new_resource.get("Type", "")
         old_props, new_props = _properties(self.old, lid), _properties(self.new, lid)
-        level, details = self._property_changes(rtype, old_props, new_props)
+        causes, cleared, details = self._property_changes(rtype, old_props, new_props)
         if old_resource.get("Type") != rtype:
-            level, details = "true", [f"type (was {old_resource.get('Type')})", *details]
+            causes, details = {"Type": "true", **causes}, [f"type (was {old_resource.get('Type')})", *details]
         details += self._condition_doubt(old_resource, new_resource) + self._attribute_changes(old_resource, new_resource)
         details = list(dict.fromkeys(details + extra))
         if not details:
             return None
-        return self._row("modify", lid, self.new, level, details, old_props, new_props)
+        return self._row("modify", lid, self.new, strongest(*causes.values()), details, old_props, new_props,
+                         causes=causes, in_place=cleared)
 
-    def _property_changes(self, rtype: str, old_props: dict, new_props: dict) -> tuple[str, list[str]]:
-        """The replacement level and the details of the changed properties."""
-        level, details = "false", []
+    def _property_changes(self, rtype: str, old_props: dict, new_props: dict) -> tuple[dict, dict, list[str]]:
+        """The properties that replace or may replace the resource (name ->
+        level), those the table of in-place transitions clears (name -> why),
+        and the details of every changed property."""
+        causes: dict[str, str] = {}
+        details = []
         for path, certain in changed_paths(old_props, new_props):
             path_level = replacement(rtype, path, self.region)
-            level = strongest(level, path_level if certain else weakest(path_level, "conditional"))
+            level = path_level if certain else weakest(path_level, "conditional")
+            if level != "false":
+                causes[path[0]] = strongest(causes.get(path[0], "false"), level)
             details.append(_detail(rtype, path))
-        return level, details
+        cleared = {}
+        for name, level in list(causes.items()):
+            why = in_place(rtype, name, old_props.get(name, MISSING), new_props.get(name, MISSING))
+            if level == "conditional" and why:
+                cleared[name] = why
+                del causes[name]
+        return causes, cleared, details
 
     def _condition_doubt(self, old_resource: dict, new_resource: dict) -> list[str]:
         """A note when the resource's condition hangs on values only AWS
@@ -336,13 +357,34 @@ def _aws_details(change: dict) -> list[str]:
     return list(dict.fromkeys(details))
 
 
-def _aws_replacement(change: dict) -> str | None:
-    """What AWS says about replacement, from Replacement or else the details."""
-    if change.get("Replacement") in AWS_LEVELS:
-        return AWS_LEVELS[change["Replacement"]]
-    levels = [AWS_LEVELS[d["Target"]["RequiresRecreation"]] for d in change.get("Details", [])
-              if d.get("Target", {}).get("RequiresRecreation") in AWS_LEVELS]
-    return strongest(*levels) if levels else None
+def _aws_causes(change: dict) -> dict[str, str]:
+    """Property -> level for each property AWS says replaces or may replace the resource."""
+    causes: dict[str, str] = {}
+    for item in change.get("Details", []):
+        target = item.get("Target", {})
+        level = AWS_LEVELS.get(target.get("RequiresRecreation"))
+        if level and level != "false" and target.get("Attribute") == "Properties" and target.get("Name"):
+            causes[target["Name"]] = strongest(causes.get(target["Name"], "false"), level)
+    return causes
+
+
+def _merged_causes(row: Change, change: dict) -> dict[str, str]:
+    """AWS's word per property, except that a conditional one the table of
+    in-place transitions cleared stays cleared; AWS's own Replacement True
+    with no property named keeps the predicted causes, certain."""
+    said = AWS_LEVELS.get(change.get("Replacement"))
+    if said == "false":
+        return {}
+    causes = {**row.causes}
+    for name, level in _aws_causes(change).items():
+        if level == "conditional" and name in row.in_place:
+            continue
+        causes[name] = level
+    if said == "true" and "true" not in causes.values():
+        causes = {name: "true" for name in causes} or {"(as AWS says)": "true"}
+    elif said == "conditional" and not causes and not row.in_place:
+        causes = {"(as AWS says)": "conditional"}
+    return causes
 
 
 def merge_aws(predicted: list[Change], aws: dict[str, list[dict]]) -> list[Change]:
@@ -359,21 +401,23 @@ def merge_aws(predicted: list[Change], aws: dict[str, list[dict]]) -> list[Chang
             change = change.get("ResourceChange", change)
             action = change.get("Action", "")
             action = action.lower() if action else ""
-            level = _aws_replacement(change)
             details = _aws_details(change)
             row = rows.get((stack, change.get("LogicalResourceId")))
             if row is None:
                 rtype = change.get("ResourceType", "")
-                if level is None:
-                    level = strongest(*(replacement(rtype, (d.split(" ", 1)[1],)) for d in details if d.startswith("property ")))
                 row = Change(stack, action or "modify", change.get("LogicalResourceId", ""), rtype,
-                             level, details, is_stateful(rtype), [], source="aws")
+                             "false", details, is_stateful(rtype), [], source="aws")
+                predicted_causes = {d.split(" ", 1)[1]: replacement(rtype, (d.split(" ", 1)[1],))
+                                    for d in details if d.startswith("property ")}
+                row.causes = {n: level for n, level in predicted_causes.items() if level != "false"}
                 rows[(stack, row.logical_id)] = row
                 merged.append(row)
-                continue
-            row.action = action or row.action
-            row.replacement = level or row.replacement
-            row.details = list(dict.fromkeys(row.details + details))
-            row.source = "aws"
+            else:
+                row.action = action or row.action
+                row.details = list(dict.fromkeys(row.details + details))
+                row.source = "aws"
+            if row.action == "modify":
+                row.causes = _merged_causes(row, change)
+                row.replacement = strongest(*row.causes.values())
     order = list(dict.fromkeys([ROOT, *(c.stack for c in merged)]))
     return sorted(merged, key=lambda c: order.index(c.stack))

@@ -44,6 +44,9 @@ def format_plan(changes: list[Change], refused: list[str] = ()) -> str:
     widened = [f"  {c.stack}/{c.logical_id}: {note}" for c in changes for note in c.widens_access]
     if widened:
         parts.append("Access widened:\n" + "\n".join(widened))
+    kept = [f"  {c.stack}/{c.logical_id}: {prop}: {why}" for c in changes for prop, why in c.in_place.items()]
+    if kept:
+        parts.append("Updated in place (may replace in general, not for this change):\n" + "\n".join(kept))
     if refused:
         parts.append("Refused by the stateful guard:\n" + "\n".join(f"  {r}" for r in refused))
     parts.append(summary(changes))
