@@ -25,6 +25,8 @@ def is_stateful(resource_type: str) -> bool:
     return resource_type in STATEFUL_TYPES
 
 
+# Superseded by the cfn-lint rule E9001 (codemate_cfn/compile/rules/StatefulPolicies.py):
+# remove once the build lints with the project rules.
 def missing_policies(template_name: str, template: dict) -> list[str]:
     """One line per stateful resource without a data-keeping
     DeletionPolicy and UpdateReplacePolicy."""

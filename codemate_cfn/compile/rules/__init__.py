@@ -1,0 +1,12 @@
+"""The project's policies as cfn-lint custom rules, one rule per module
+(E9001-E9005). cfn-lint loads them from RULES_DIR: `--append-rules DIR`
+on the command line, `ManualArgs(append_rules=[str(RULES_DIR)])` in Python.
+
+cfn-lint imports each module of the directory by file name, outside this
+package: a rule module imports what it needs absolutely (codemate_cfn...),
+and modules whose names start with "_" are helpers it skips."""
+
+from pathlib import Path
+
+RULES_DIR = Path(__file__).resolve().parent
+RULE_IDS = ("E9001", "E9002", "E9003", "E9004", "E9005")
