@@ -20,8 +20,8 @@ from troposphere import encode_to_dict
 from codemate_cfn.compile.rules import RULE_IDS, RULES_DIR
 from codemate_cfn.compile.rules.ProjectTags import EXPECTED as EXPECTED_TAGS
 from codemate_cfn.layer import standard_tags
-from codemate_cfn.lint import REGION
-from codemate_cfn.render import to_json
+from codemate_cfn.compile.lint import REGION
+from codemate_cfn.compile.render import to_json
 from run_cli import ROOT
 
 FIXTURES = Path(__file__).parent / "fixtures" / "rules"
