@@ -122,10 +122,12 @@ def test_a_second_deploy_with_nothing_changed_uploads_nothing_and_updates_nothin
     cfn = aws.cloudformation
     before = cfn.describe_stack_events(StackName="codemate-dev")["StackEvents"]
     ui = Recorder()
+    calls_before = sum(aws.calls.values())
     again = run_deploy(aws, templates, dev, catalogue, ui)
     assert again.outcome == "no changes" and again.exit_code == 0
-    assert again.uploaded == []
-    assert "0 uploaded, 5 already there".replace("5", str(len(templates))) in ui.noted
+    assert again.uploaded == [] and again.change_set is None  # no upload, no change set
+    assert sum(aws.calls.values()) - calls_before <= 6
+    assert "tagged as running these templates and parameters: nothing to upload" in ui.noted
     stack = cfn.describe_stacks(StackName="codemate-dev")["Stacks"][0]
     assert stack["StackStatus"] == "CREATE_COMPLETE" and "LastUpdatedTime" not in stack
     assert cfn.describe_stack_events(StackName="codemate-dev")["StackEvents"] == before

@@ -159,3 +159,18 @@ def test_an_allowed_replacement_lifts_the_stack_policy_for_that_deploy_only(fres
     assert f"stack policy of storage: allowing the replacement of {bucket} for this deploy" in ui.noted
     assert aws.calls["cloudformation:SetStackPolicy"] - before == 2  # lifted, then put back
     assert bucket in policy_denies(aws, storage)
+
+
+def test_protection_left_half_done_is_completed_by_the_next_deploy(fresh_emulator, aws, templates, project, catalogue):
+    prod = params_file(project, catalogue, "prod")
+    run_deploy(aws, templates, prod, catalogue)
+    cfn = aws.cloudformation
+    storage = stack_reads.nested_stacks(cfn, "codemate-prod")["StorageStack"]
+    allow_all = json.dumps({"Statement": [{"Effect": "Allow", "Action": "Update:*", "Principal": "*", "Resource": "*"}]})
+    # as if a deploy stopped after protecting one nested stack: root and storage not yet protected
+    for stack in ("codemate-prod", storage):
+        cfn.set_stack_policy(StackName=stack, StackPolicyBody=allow_all)
+    ui = Recorder()
+    assert run_deploy(aws, templates, prod, catalogue, ui).outcome == "no changes"
+    assert "stack policy set on storage" in ui.noted and "stack policy set on root" in ui.noted
+    assert "FilesBucket" in policy_denies(aws, storage) and "StorageStack" in policy_denies(aws, "codemate-prod")

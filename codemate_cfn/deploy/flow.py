@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from codemate_cfn.compile.layout import ROOT, nested_names
 from codemate_cfn.deploy import bootstrap, changeset, events, guard, plan, upload
 from codemate_cfn.deploy.protection import lift_for, protect
+from codemate_cfn.deploy.provenance import TAGS as PROVENANCE
 from codemate_cfn.deploy.provenance import params_hash, provenance
 from codemate_cfn.deploy.rollback import rollback_failed_message
 from codemate_cfn.deploy.stack import as_dict, deployed_templates, find_stack, retained_resources
@@ -45,7 +46,7 @@ class Proposal:
     """A change set worked out and judged, not executed."""
 
     stack: dict | None  # the stack as it was (None: first deploy)
-    change_set: changeset.ChangeSet
+    change_set: changeset.ChangeSet | None  # None: the stack already runs exactly this (see `recorded_as`)
     labels: dict[str, str]  # nested stack logical ID -> template name
     uploaded: list[str] = field(default_factory=list)
     no_changes: bool = False
@@ -112,6 +113,18 @@ def change_set_kind(aws, stack: dict | None, options: Options, ui, labels: dict[
     return "UPDATE"
 
 
+def recorded_as(stack: dict | None, template_sha: str, param_sha: str, tags: dict[str, str], bucket: str) -> bool:
+    """Whether the stack's provenance tags say it runs exactly these
+    templates and parameter values, with these tags, from this bucket, and
+    it is settled after a successful deploy: then there is nothing to do
+    and nothing to fetch."""
+    if stack is None or stack["StackStatus"] not in ("CREATE_COMPLETE", "UPDATE_COMPLETE"):
+        return False
+    recorded = as_dict(stack.get("Tags"), "Key", "Value")
+    return (recorded.get(PROVENANCE["templates"]) == template_sha and recorded.get(PROVENANCE["params"]) == param_sha
+            and _unchanged(stack, tags, bucket))
+
+
 def _unchanged(stack: dict | None, tags: dict[str, str], bucket: str) -> bool:
     """Deployed from the same templates, parameters, tags and bucket."""
     if stack is None:
@@ -135,18 +148,20 @@ def propose(aws, templates: dict[str, dict], params, catalogue: dict, options: O
         ui.step("no artifact bucket yet: bootstrapping it")
         bucket = bootstrap.ensure(aws, ui, options.poll_seconds)
     bodies = upload.texts(templates)
+    values = stack_parameters(templates[ROOT], params, catalogue)
+    template_sha, param_sha = upload.content_hash(bodies), params_hash(values, params.tags)
+    tags = {**params.tags, **provenance(stack, template_sha, param_sha, options.commit)}
+    if recorded_as(stack, template_sha, param_sha, tags, bucket):
+        ui.step(f"stack {options.stack_name} is tagged as running these templates and parameters: nothing to upload")
+        return Proposal(stack, None, labels, no_changes=True)
+
     uploaded = upload.upload(aws.s3, bucket, bodies, aws.target.region)
     ui.step(f"upload to s3://{bucket}/{uploaded.prefix}: {len(uploaded.uploaded)} uploaded, "
             f"{len(uploaded.skipped)} already there")
-
-    values = stack_parameters(templates[ROOT], params, catalogue)
     deployed = stack is not None and stack["StackStatus"] != "REVIEW_IN_PROGRESS"
     old_templates = deployed_templates(cfn, stack) if deployed else None
     old_values = as_dict(stack.get("Parameters"), "ParameterKey", "ParameterValue") if deployed else None
     predicted = plan.predict(old_templates, templates, old_values, values, region=aws.target.region)
-
-    template_sha = upload.content_hash(bodies)
-    tags = {**params.tags, **provenance(stack, template_sha, params_hash(values, params.tags), options.commit)}
     cfn_parameters = [{"ParameterKey": k, "ParameterValue": v} for k, v in sorted(values.items())] + [
         {"ParameterKey": TEMPLATES_BUCKET.name, "ParameterValue": bucket},
         {"ParameterKey": TEMPLATES_PREFIX.name, "ParameterValue": uploaded.prefix},
@@ -175,13 +190,14 @@ def propose(aws, templates: dict[str, dict], params, catalogue: dict, options: O
 
 def discard(aws, proposal: Proposal) -> None:
     """Delete the proposal's change set (and the empty stack a first one made)."""
-    changeset.discard(aws.cloudformation, proposal.change_set)
+    if proposal.change_set is not None:
+        changeset.discard(aws.cloudformation, proposal.change_set)
 
 
 def keep_protected(aws, proposal: Proposal, templates: dict[str, dict], params, ui) -> None:
     """Apply the parameter file's protection to a stack a deploy left as it was."""
     if proposal.deployed:
-        protect(aws, proposal.stack, templates, params, proposal.labels, ui)
+        protect(aws, proposal.stack, templates, params, proposal.labels, ui, thorough=False)
 
 
 def execute(aws, proposal: Proposal, templates: dict[str, dict], params, options: Options, ui) -> dict:

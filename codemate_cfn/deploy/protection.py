@@ -78,16 +78,23 @@ def lift_for(aws, root_id: str, changes, allowed: set[str], labels: dict[str, st
     return lifted
 
 
-def protect(aws, stack: dict, templates: dict[str, dict], params, labels: dict[str, str], ui) -> None:
+def protect(aws, stack: dict, templates: dict[str, dict], params, labels: dict[str, str], ui,
+            thorough: bool = True) -> None:
     """Stack policies on the root and each nested stack, and termination
-    protection on the root, as the parameter file's Deployment asks."""
+    protection on the root, as the parameter file's Deployment asks.
+    Not `thorough` (a deploy that changed nothing): when the root's policy
+    is as wanted, the nested ones are taken to be too."""
     cfn = aws.cloudformation
     policies = desired_policies(templates, params, labels)
-    if policies:
+    # The root's policy is set last, so a root already as wanted means an
+    # earlier deploy protected everything; one that failed half-way left the
+    # root as it was and is completed now.
+    settled = not thorough and ROOT in policies and current_policy(cfn, stack["StackId"]) == policies[ROOT]
+    if policies and not settled:
         ids = stack_ids(cfn, stack["StackId"], labels)
-        for name, policy in policies.items():
-            if name in ids and current_policy(cfn, ids[name]) != policy:
-                cfn.set_stack_policy(StackName=ids[name], StackPolicyBody=json.dumps(policy))
+        for name in sorted(policies, key=lambda n: n == ROOT):
+            if name in ids and current_policy(cfn, ids[name]) != policies[name]:
+                cfn.set_stack_policy(StackName=ids[name], StackPolicyBody=json.dumps(policies[name]))
                 ui.step(f"stack policy set on {name}: stateful resources cannot be replaced or deleted")
     wanted = bool(params.deployment.get("TerminationProtection"))
     current = bool(stack.get("EnableTerminationProtection"))
