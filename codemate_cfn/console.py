@@ -3,6 +3,7 @@ events on stderr (so `--output json` stays clean), yes/no questions."""
 
 from __future__ import annotations
 
+import shutil
 import sys
 from dataclasses import dataclass, field
 from typing import TextIO
@@ -22,6 +23,21 @@ class Console:
 
     def note(self, message: str) -> None:
         print(message, file=self.err, flush=True)
+
+    def event(self, line: str) -> None:
+        """A line of progress; at a terminal, cut to its width so the
+        stream stays one line per event."""
+        width = self.width()
+        if width and len(line) > width:
+            line = line[: width - 1] + "…"
+        self.note(line)
+
+    def width(self) -> int | None:
+        """The terminal's width when progress goes to one, else None."""
+        isatty = getattr(self.err, "isatty", None)
+        if not (isatty and isatty()):
+            return None
+        return shutil.get_terminal_size(fallback=(100, 24)).columns
 
     def can_ask(self) -> bool:
         if self.interactive is not None:

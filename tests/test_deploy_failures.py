@@ -40,7 +40,7 @@ def test_watching_a_failed_create_ends_at_rollback_and_names_the_nested_cause():
     lines = ui.noted.splitlines()
     assert any("network    NatEip2a" in line and "CREATE_FAILED" in line and "maximum number of addresses" in line
                for line in lines)
-    times = [line.split()[1] for line in lines]
+    times = [line.split()[2] for line in lines]
     assert times == sorted(times)  # root and nested events interleaved in time order
 
     found = events.report_failure(aws, ROOT, final, ui, labels=LABELS)
@@ -258,6 +258,6 @@ def test_status_follow_streams_an_update_until_it_ends():
     assert final == "UPDATE_COMPLETE"
     assert "stack codemate-dev: UPDATE_IN_PROGRESS" in ui.shown
     assert "git commit: 4e5f6a7b8c9d" in ui.shown and "deployed templates match the local build" in ui.shown
-    followed = [line.split()[3:5] for line in ui.noted.splitlines()]  # [n] time stack logical-id status
+    followed = [line.split()[4:6] for line in ui.noted.splitlines()]  # [n elapsed] time stack logical-id status
     assert followed == [["Queue", "UPDATE_COMPLETE"], ["codemate-dev", "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS"],
                         ["codemate-dev", "UPDATE_COMPLETE"]]

@@ -102,7 +102,7 @@ def test_what_the_emulator_does_not_model_is_listed_and_never_shown_as_created(f
     placeholders = {f"{r['Label']}/{r['LogicalResourceId']}" for r in resources
                     if is_placeholder(r.get("PhysicalResourceId"))}
     assert listed == placeholders and listed
-    created = {f"{line.split()[2]}/{line.split()[3]}" for line in ui.noted.splitlines()
+    created = {f"{line.split()[3]}/{line.split()[4]}" for line in ui.noted.splitlines()
                if line.startswith("[") and "CREATE_COMPLETE" in line}
     assert not listed & created
     assert "storage/FilesBucket" in created  # what moto models is created and shown

@@ -48,7 +48,7 @@ def status_text(fixture: str, local_root: dict | None = None, follow: bool = Fal
         calls.answer("GetTemplate", name, {"TemplateBody": body})
     deployed = local_root or aws.cloudformation.get_template(StackName=ROOT_ARN)["TemplateBody"]
     ui = Recorder()
-    status.status(aws, "codemate-dev", {"root": deployed}, ui, follow=follow, poll_seconds=0)
+    status.status(aws, "codemate-dev", {"root": deployed}, ui, follow=follow, poll_seconds=0, clock=lambda: 0.0)
     return ui.shown + ("\n" + ui.noted if ui.noted else "")
 
 

@@ -1,10 +1,17 @@
 """AWS sessions and clients for every command: region (default
 ap-northeast-2), profile, endpoint (--endpoint-url or AWS_ENDPOINT_URL),
-botocore's adaptive or standard retries, and a count of API calls."""
+botocore's adaptive or standard retries, and a count of API calls.
+
+Nothing waits forever: every request has connect and read timeouts, and no
+new attempt of a call starts once the call has run for `call_deadline`
+seconds, so a dead endpoint, one that accepts connections and never
+answers, or throttling that never ends is one clear error within about
+half a minute of the first symptom."""
 
 from __future__ import annotations
 
 import os
+import time
 from collections import Counter
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -22,8 +29,13 @@ class Target:
     profile: str | None = None
     endpoint_url: str | None = None  # None: AWS_ENDPOINT_URL, else AWS itself
     retry_mode: str = "adaptive"
-    max_attempts: int = 10  # HTTP requests per call, the first included
+    # HTTP requests per call, the first included: with botocore's backoff (at
+    # most 1+2+4+8 s) five attempts stay well inside the call deadline.
+    max_attempts: int = 5
     credentials: tuple[str, str] | None = None  # explicit keys (the emulator's dummy ones)
+    connect_timeout: float = 5.0  # seconds to open a connection
+    read_timeout: float = 10.0  # seconds to wait for an answer on an open connection
+    call_deadline: float = 20.0  # no new attempt once a call has run this long
 
     @property
     def endpoint(self) -> str | None:
@@ -57,10 +69,36 @@ class Aws:
             raise CodemateError(f"AWS profile {target.profile!r} not found in the AWS config files") from None
         self.calls: Counter[str] = Counter()
         self.session.events.register("before-call", self._count)
+        self.session.events.register("before-send", self._within_deadline)
+        self.session.events.register("needs-retry", self._note_symptom)
         self._clients: dict[str, object] = {}
 
-    def _count(self, model, **_) -> None:
+    def _count(self, model, context=None, **_) -> None:
         self.calls[f"{model.service_model.service_name}:{model.name}"] += 1
+        if context is not None:
+            context["codemate_started"] = time.monotonic()
+
+    def _within_deadline(self, request, **_) -> None:
+        """Called before each attempt of a call: refuse to start another once
+        the call has run past the deadline (throttling or timeouts that do not end)."""
+        context = getattr(request, "context", None) or {}
+        started = context.get("codemate_started")
+        if started is not None and time.monotonic() - started > self.target.call_deadline:
+            raise CallDeadline(round(time.monotonic() - started), context.get("codemate_symptom"))
+
+    @staticmethod
+    def _note_symptom(request_dict=None, response=None, caught_exception=None, **_) -> None:
+        """Remember why the last attempt failed, for the deadline's message."""
+        if request_dict is None:
+            return
+        if caught_exception is not None:
+            symptom = type(caught_exception).__name__
+        elif response is not None:
+            error = (response[1] or {}).get("Error", {})
+            symptom = error.get("Code") or f"HTTP {response[0].status_code}"
+        else:
+            return
+        request_dict.setdefault("context", {})["codemate_symptom"] = symptom
 
     def client(self, service: str):
         if service not in self._clients:
@@ -68,6 +106,8 @@ class Aws:
 
             config = Config(
                 retries={"mode": self.target.retry_mode, "total_max_attempts": self.target.max_attempts},
+                connect_timeout=self.target.connect_timeout,
+                read_timeout=self.target.read_timeout,
                 user_agent_extra="codemate-cfn",
             )
             self._clients[service] = self.session.client(
@@ -88,6 +128,16 @@ class Aws:
         return sum(self.calls.values())
 
 
+class CallDeadline(Exception):
+    """A call ran past Target.call_deadline (its attempts kept failing)."""
+
+    def __init__(self, seconds: int, symptom: str | None = None):
+        why = {"ReadTimeoutError": "no answer in time", "ConnectTimeoutError": "no connection in time"}.get(
+            symptom or "", symptom or "failed attempts")
+        super().__init__(f"gave up after {seconds} s of retries ({why})")
+        self.seconds = seconds
+
+
 def url_suffix(region: str) -> str:
     """The domain suffix of the region's partition (AWS::URLSuffix)."""
     return "amazonaws.com.cn" if region.startswith("cn-") else "amazonaws.com"
@@ -106,9 +156,12 @@ def translated_errors(target: Target):
     """Turn botocore's exceptions into one-line CodemateErrors."""
     from botocore.exceptions import (
         ClientError,
+        ConnectionClosedError,
+        ConnectTimeoutError,
         EndpointConnectionError,
         NoCredentialsError,
         NoRegionError,
+        ReadTimeoutError,
     )
     from botocore.parsers import ResponseParserError
 
@@ -122,7 +175,15 @@ def translated_errors(target: Target):
         ) from None
     except NoRegionError:
         raise CodemateError("no AWS region: pass --region") from None
-    except EndpointConnectionError as exc:
+    except CallDeadline as exc:
+        raise CodemateError(f"{target.describe()} did not answer usefully: {exc}") from None
+    except ConnectTimeoutError:
+        raise CodemateError(f"cannot reach {target.describe()}: no connection within "
+                            f"{target.connect_timeout:g} s (after retries)") from None
+    except ReadTimeoutError:
+        raise CodemateError(f"{target.describe()} accepted the connection but did not answer within "
+                            f"{target.read_timeout:g} s (after retries)") from None
+    except (EndpointConnectionError, ConnectionClosedError) as exc:
         raise CodemateError(f"cannot reach {target.describe()}: {exc}") from None
     except ResponseParserError:
         raise CodemateError(f"{target.describe()} answered with something that is not an AWS response") from None

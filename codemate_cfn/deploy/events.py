@@ -136,14 +136,29 @@ def stack_status(cfn, stack_id: str) -> str:
     return cfn.describe_stacks(StackName=stack_id)["Stacks"][0]["StackStatus"]
 
 
+def elapsed(seconds: float) -> str:
+    """"4s", "2m05s", "1h02m": how long an operation has run."""
+    seconds = int(seconds)
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m{seconds % 60:02d}s"
+    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+
+
 def watch(aws, stack_id: str, ui, since=None, poll_seconds: float = 5.0, expected: int | None = None,
-          labels: dict[str, str] | None = None, resume_hint: str | None = None, sleep=time.sleep) -> str:
+          labels: dict[str, str] | None = None, resume_hint: str | None = None, sleep=time.sleep,
+          clock=time.monotonic, heartbeat_seconds: float = 30.0) -> str:
     """Print the events of the stack and its nested stacks until the root
-    reaches a final state; returns that state. Ctrl-C stops watching only."""
+    reaches a final state; returns that state. Each line shows the progress
+    and the time since watching began; when nothing happens for
+    `heartbeat_seconds` (an RDS create is many silent minutes) a line says
+    the stack is still at work. Ctrl-C stops watching only."""
     cfn = aws.cloudformation
     stream = Stream(cfn, stack_id, since, labels or {})
     stream.discover()
     status = "unknown"
+    started = last_shown = clock()
     try:
         while True:
             status = stack_status(cfn, stack_id)
@@ -152,10 +167,15 @@ def watch(aws, stack_id: str, ui, since=None, poll_seconds: float = 5.0, expecte
                 stream.discover()
             for event in stream.poll():
                 stream.count(event)
-                count = f"[{len(stream.done)}/{expected}] " if expected else f"[{len(stream.done)}] "
-                ui.note(format_event(event, count))
+                count = f"{len(stream.done)}/{expected}" if expected else f"{len(stream.done)}"
+                ui.event(format_event(event, f"[{count} {elapsed(clock() - started)}] "))
+                last_shown = clock()
             if final:
                 return status
+            if clock() - last_shown >= heartbeat_seconds:
+                ui.event(f"... still {status}, {elapsed(clock() - started)} since watching began; "
+                         f"no new event for {elapsed(clock() - last_shown)}")
+                last_shown = clock()
             sleep(poll_seconds)
     except KeyboardInterrupt:
         hint = f" Watch it again with: {resume_hint}" if resume_hint else ""

@@ -28,7 +28,7 @@ def drift_table(local: dict[str, dict], deployed: dict[str, dict]) -> tuple[str,
 
 
 def status(aws, name: str, local: dict[str, dict], ui, follow: bool = False, poll_seconds: float = 5.0,
-           resume_hint: str | None = None) -> str:
+           resume_hint: str | None = None, **watching) -> str:
     """Print the stack's state, provenance, last events and whether it runs
     the local build; with follow, stream events until a final state."""
     cfn = aws.cloudformation
@@ -57,4 +57,4 @@ def status(aws, name: str, local: dict[str, dict], ui, follow: bool = False, pol
     ui.say("")
     since = events.latest_timestamp(cfn, stack["StackId"])
     return events.watch(aws, stack["StackId"], ui, since=since, poll_seconds=poll_seconds, labels=labels,
-                        resume_hint=resume_hint)
+                        resume_hint=resume_hint, **watching)
