@@ -11,6 +11,8 @@ from troposphere.secretsmanager import GenerateSecretString, Secret
 
 from codemate_cfn.layer import Layer
 
+from .project import ENVIRONMENT, PROJECT
+
 SNAPSHOT = {"DeletionPolicy": "Snapshot", "UpdateReplacePolicy": "Snapshot"}
 RETAIN = {"DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain"}
 
@@ -43,7 +45,7 @@ def secret(t, logical_id: str, part: str, description: str, **value) -> Secret:
     over what the operator puts in it."""
     return t.add(Secret(
         logical_id,
-        Name=Sub("codemate/${EnvironmentName}/" + part),
+        Name=Sub(f"{PROJECT}/{ENVIRONMENT}/{part}"),
         Description=description,
         KmsKeyId=t.input("KmsKeyArn"),
         **RETAIN,

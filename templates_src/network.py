@@ -18,14 +18,10 @@ from troposphere.ec2 import (
 
 from codemate_cfn.layer import Layer
 
-AZS = ("2a", "2c")  # suffixes of ap-northeast-2a / ap-northeast-2c
+from .project import AZS, az
+
 TIERS = ("Public", "App", "Db")
 ANYWHERE = "0.0.0.0/0"
-
-
-def az(suffix: str) -> Sub:
-    # "${AWS::Region}a" is ap-northeast-2a; written this way so no AZ name is hard-coded.
-    return Sub("${AWS::Region}" + suffix[-1])
 
 
 def build(t):

@@ -35,15 +35,12 @@ from troposphere.s3 import (
 from codemate_cfn.layer import Layer
 from codemate_cfn.private_bucket import BLOCK_ALL_PUBLIC_ACCESS, deny_insecure_transport, sse_s3
 
+from .project import ELB_LOG_DELIVERY_ACCOUNT, ENVIRONMENT, PROJECT
+
 # SSE-S3 on every bucket: the SPEC asks it for user files, and ALB access logs
 # can only be delivered to SSE-S3 buckets.
 SSE_S3 = sse_s3()
 KEEP = {"DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain"}
-
-# Elastic Load Balancing's log-delivery account for ap-northeast-2 (regions
-# older than August 2022 deliver ALB access logs from a per-region account,
-# not from a service principal).
-ELB_LOG_ACCOUNT = "600734575887"
 LOG_PREFIXES = {"Alb": "alb/", "CloudFront": "cloudfront/", "VpcFlow": "vpc-flow-logs/"}
 
 FILES_TRANSITIONS = ((30, "STANDARD_IA"), (90, "GLACIER_IR"), (365, "DEEP_ARCHIVE"))
@@ -104,7 +101,7 @@ def account_logs(logs, prefix: str) -> Sub:
 def kms_key(t) -> Key:
     key = t.add(Key(
         "KmsKey",
-        Description=Sub("CodeMate ${EnvironmentName}: RDS storage, ElastiCache, secrets, ECR images"),
+        Description=Sub(f"CodeMate {ENVIRONMENT}: RDS storage, ElastiCache, secrets, ECR images"),
         EnableKeyRotation=True,
         PendingWindowInDays=30,
         # The account root statement hands key use to IAM: services (RDS,
@@ -121,7 +118,7 @@ def kms_key(t) -> Key:
         ]),
         **KEEP,
     ))
-    t.add(Alias("KmsKeyAlias", AliasName=Sub("alias/codemate-${EnvironmentName}"), TargetKeyId=Ref(key)))
+    t.add(Alias("KmsKeyAlias", AliasName=Sub(f"alias/{PROJECT}-{ENVIRONMENT}"), TargetKeyId=Ref(key)))
     return key
 
 
@@ -186,7 +183,7 @@ def logs_bucket(t):
         Statement(
             Sid="AlbAccessLogsWrite",
             Effect=Allow,
-            Principal=Principal("AWS", Sub(f"arn:${{AWS::Partition}}:iam::{ELB_LOG_ACCOUNT}:root")),
+            Principal=Principal("AWS", Sub(f"arn:${{AWS::Partition}}:iam::{ELB_LOG_DELIVERY_ACCOUNT}:root")),
             Action=[s3_actions.PutObject],
             Resource=[account_logs(logs, LOG_PREFIXES["Alb"])],
         ),

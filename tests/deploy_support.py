@@ -9,6 +9,7 @@ import io
 
 from codemate_cfn.deploy import flow as deploy
 from codemate_cfn.deploy.aws import Aws, Target
+from codemate_cfn.compile.discovery import load_conventions
 from codemate_cfn.console import Console
 from codemate_cfn.params.paramfile import load
 
@@ -54,7 +55,7 @@ def renamed_bucket(templates: dict) -> tuple[dict, str]:
 def params_file(project, catalogue, name: str = "dev", **changes):
     """params/<name>.json, checked; `changes` override parameter values
     (in memory: the file on disk stays as it is)."""
-    loaded = load(project.params_dir / f"{name}.json", catalogue)
+    loaded = load(project.params_dir / f"{name}.json", catalogue, load_conventions(project.root))
     loaded.parameters.update(changes)
     return loaded
 

@@ -3,7 +3,7 @@ hold data, unless --allow-replacement names them."""
 
 import pytest
 
-from codemate_cfn.compile.discovery import load_catalogue
+from codemate_cfn.compile.discovery import load_catalogue, load_conventions
 from codemate_cfn.deploy.guard import refusals
 from codemate_cfn.params.paramfile import load
 from codemate_cfn.deploy.plan import Change, predict
@@ -62,7 +62,7 @@ def test_the_real_templates_refuse_a_renamed_environment():
     project = Project.find()
     templates = render(project).templates
     catalogue = load_catalogue(project.root)
-    dev = load(project.params_dir / "dev.json", catalogue).parameters
+    dev = load(project.params_dir / "dev.json", catalogue, load_conventions(project.root)).parameters
     # the environment name is part of the logs bucket's name: renaming it replaces the bucket
     changes = predict(templates, templates, dev, {**dev, "EnvironmentName": "prod"})
     logs = [m for m in refusals(changes, set()) if m.startswith("stack storage: LogsBucket ")]

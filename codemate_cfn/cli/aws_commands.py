@@ -95,10 +95,10 @@ def built_templates(args, ui: Console) -> tuple[object, dict[str, dict]]:
 
 def checked_params(project, path: Path, ui: Console):
     from codemate_cfn.params import paramfile
-    from codemate_cfn.compile.discovery import load_catalogue
+    from codemate_cfn.compile.discovery import load_catalogue, load_conventions
 
     catalogue = load_catalogue(project.root)
-    params = paramfile.load(path, catalogue)
+    params = paramfile.load(path, catalogue, load_conventions(project.root))
     ui.step(f"parameter file {path}: ok")
     return params, catalogue
 
