@@ -11,10 +11,8 @@ from troposphere.secretsmanager import GenerateSecretString, Secret
 
 from codemate_cfn.layer import Layer
 
+from .kit.policies import RETAIN, SNAPSHOT
 from .project import ENVIRONMENT, PROJECT
-
-SNAPSHOT = {"DeletionPolicy": "Snapshot", "UpdateReplacePolicy": "Snapshot"}
-RETAIN = {"DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain"}
 
 POSTGRES_MAJOR = "17"
 POSTGRES_PORT = 5432
