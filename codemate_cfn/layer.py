@@ -59,6 +59,7 @@ class Conventions:
         return tuple(key for key, value in self.tags.items() if self._is_environment(value))
 
     def standard_tags(self) -> Tags:
+        """The tags as troposphere Tags, for a resource (sorted by key)."""
         return Tags(dict(self.tags))
 
 
