@@ -57,7 +57,7 @@ def main() -> int:
     from codemate_cfn import emulator
     from codemate_cfn.params import paramfile
     from codemate_cfn.compile.build import build
-    from codemate_cfn.compile.discovery import load_catalogue
+    from codemate_cfn.compile.discovery import load_catalogue, load_conventions
     from codemate_cfn.compile.project import Project
 
     with tempfile.TemporaryDirectory() as build_dir:
@@ -65,7 +65,7 @@ def main() -> int:
         built = build(project)
         templates = {t.name: json.loads((project.build_dir / t.file).read_text()) for t in built.templates}
     catalogue = load_catalogue(ROOT)
-    params = paramfile.load(args.params.resolve(), catalogue)
+    params = paramfile.load(args.params.resolve(), catalogue, load_conventions(ROOT))
     stack = f"codemate-{args.params.stem}"
 
     first_times, noop_times, first_calls, noop_calls = [], [], set(), set()

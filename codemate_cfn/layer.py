@@ -1,28 +1,67 @@
 """What a layer module writes against: declare inputs and outputs, add
-troposphere resources. Everything AWS-specific stays in templates_src/."""
+troposphere resources. Everything AWS-specific stays in templates_src/, and
+so does every value a project decides (its Conventions)."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Callable
 
 from codemate_cfn.compile.layout import ROOT, template_file
 from troposphere import AWSObject, Output, Parameter, Ref, Sub, Tags, Template
 
-PROJECT = "codemate"
-MANAGED_BY = "cloudformation"
-ENVIRONMENT_PARAM = "EnvironmentName"
+from codemate_cfn.params.parameter import Param  # re-exported: the catalogue is written with it
+
+__all__ = ["Conventions", "Layer", "LayerTemplate", "Param", "RootOutput"]
 
 
-def standard_tags(**extra) -> Tags:
-    """The tags every taggable resource carries (SPEC 1), plus any extra."""
-    return Tags(
-        Environment=Ref(ENVIRONMENT_PARAM),
-        Project=PROJECT,
-        ManagedBy=MANAGED_BY,
-        **extra,
-    )
+@dataclass(frozen=True)
+class Conventions:
+    """What a project decides and the compiler applies to every layer.
+
+    name_prefix: the first word of every AWS name (`t.name_of`).
+    environment_param: the root parameter that names the environment; every
+        layer takes it as an input and every name carries it.
+    tags: the tags every taggable resource carries, in order; a value is a
+        string, or Ref(environment_param) for the environment's name.
+    regions: the regions the templates are made for.
+    """
+
+    name_prefix: str
+    environment_param: str
+    tags: Mapping[str, object]
+    regions: tuple[str, ...]
+
+    def __post_init__(self):
+        object.__setattr__(self, "tags", MappingProxyType(dict(self.tags)))
+        object.__setattr__(self, "regions", tuple(self.regions))
+        if not self.regions:
+            raise ValueError("Conventions: name at least one region the templates are made for")
+        for key, value in self.tags.items():
+            if not isinstance(value, str) and not self._is_environment(value):
+                raise ValueError(
+                    f"Conventions: tag {key} must be a string or Ref({self.environment_param!r}), not {value!r}"
+                )
+
+    def _is_environment(self, value) -> bool:
+        return isinstance(value, Ref) and value.to_dict() == {"Ref": self.environment_param}
+
+    @property
+    def fixed_tags(self) -> dict[str, str]:
+        """The tags whose value is the same in every environment."""
+        return {key: value for key, value in self.tags.items() if isinstance(value, str)}
+
+    @property
+    def environment_tags(self) -> tuple[str, ...]:
+        """The tags whose value is the environment's name."""
+        return tuple(key for key, value in self.tags.items() if self._is_environment(value))
+
+    def standard_tags(self) -> Tags:
+        """The tags as troposphere Tags, for a resource (sorted by key)."""
+        return Tags(dict(self.tags))
 
 
 def _takes_tag_list(resource: AWSObject) -> bool:
@@ -50,18 +89,19 @@ class LayerTemplate:
     name to a root parameter or to an earlier layer's output.
     """
 
-    def __init__(self, name: str, description: str, catalogue: dict):
+    def __init__(self, name: str, description: str, catalogue: dict, conventions: Conventions):
         self.name = name
         self.catalogue = catalogue
+        self.conventions = conventions
         self.template = Template(Description=f"CodeMate {name} layer: {description}")
         self.inputs: dict[str, Parameter] = {}
         self.outputs: dict[str, Output] = {}
         self.root_outputs: dict[str, RootOutput] = {}
-        self.input(ENVIRONMENT_PARAM)
+        self.input(conventions.environment_param)
 
     @property
     def env(self) -> Ref:
-        return Ref(ENVIRONMENT_PARAM)
+        return Ref(self.conventions.environment_param)
 
     def input(self, name: str, description: str = "", type: str = "String") -> Ref:
         """Declare (once) that this layer needs `name`; returns Ref(name)."""
@@ -84,7 +124,7 @@ class LayerTemplate:
         """Add a resource; taggable ones get the standard tags merged in."""
         if _takes_tag_list(resource):
             existing = resource.properties.get("Tags")
-            tags = standard_tags()
+            tags = self.conventions.standard_tags()
             if existing is not None:
                 tags = tags + (existing if isinstance(existing, Tags) else Tags(*existing))
             resource.Tags = tags
@@ -101,14 +141,16 @@ class LayerTemplate:
         if root:
             self.root_outputs[name] = RootOutput(name, root)
 
-    def name_of(self, *parts: str, account: bool = False) -> Sub:
-        """An AWS resource name that carries the environment:
-        name_of("alb") -> "codemate-alb-${EnvironmentName}";
-        account=True appends the account ID (for globally unique names)."""
-        words = [PROJECT, *parts, "${%s}" % ENVIRONMENT_PARAM]
+    def name_of(self, *parts: str, account: bool = False, path: str = "") -> Sub:
+        """An AWS resource name that carries the environment: with the name
+        prefix "codemate", name_of("alb") -> "codemate-alb-${EnvironmentName}";
+        account=True appends the account ID (for globally unique names);
+        `path` goes before the name: name_of("backend", path="/aws/ecs/") ->
+        "/aws/ecs/codemate-backend-${EnvironmentName}"."""
+        words = [self.conventions.name_prefix, *parts, "${%s}" % self.conventions.environment_param]
         if account:
             words.append("${AWS::AccountId}")
-        return Sub("-".join(words))
+        return Sub(path + "-".join(words))
 
     def to_dict(self) -> dict:
         return self.template.to_dict()
@@ -137,7 +179,7 @@ class Layer:
     def file_name(self) -> str:
         return template_file(self.name)
 
-    def render(self, catalogue: dict) -> LayerTemplate:
-        t = LayerTemplate(self.name, self.description, catalogue)
+    def render(self, catalogue: dict, conventions: Conventions) -> LayerTemplate:
+        t = LayerTemplate(self.name, self.description, catalogue, conventions)
         self.build(t)
         return t

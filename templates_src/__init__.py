@@ -1,2 +1,3 @@
-"""CodeMate's infrastructure: one troposphere builder module per layer, and
-the catalogue of root parameters. No AWS calls, no I/O."""
+"""CodeMate's infrastructure: one troposphere builder module per layer, the
+catalogue of root parameters, the project's conventions (project.py) and the
+blocks layers share (kit/). No AWS calls, no I/O."""

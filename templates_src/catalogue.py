@@ -4,9 +4,24 @@ Defaults are the dev values of the SPEC; a parameter without a default must
 be set in every parameter file.
 """
 
-from codemate_cfn.params.parameter import Param
+from codemate_cfn.layer import Param
+
+from .project import AZS, ENVIRONMENT_PARAM, zone_name
 
 TRUE_FALSE = ("true", "false")
+
+# SPEC 2: tier -> (what it is, what runs in it, its default CIDR in each AZ)
+SUBNETS = {
+    "Public": ("Public subnet", "ALB, NAT", ("10.0.1.0/24", "10.0.2.0/24")),
+    "App": ("Private app subnet", "ECS tasks", ("10.0.11.0/24", "10.0.12.0/24")),
+    "Db": ("Isolated DB subnet", "RDS, ElastiCache", ("10.0.21.0/24", "10.0.22.0/24")),
+}
+
+
+def subnet_cidrs() -> list[Param]:
+    """One CIDR parameter per tier and AZ: PublicSubnet2aCidr, ..."""
+    return [Param(f"{tier}Subnet{suffix}Cidr", f"{what} in {zone_name(suffix)} ({uses}).", default=cidr, kind="subnet")
+            for tier, (what, uses, cidrs) in SUBNETS.items() for suffix, cidr in zip(AZS, cidrs, strict=True)]
 
 
 def storage_ceiling_problem(allocated: str, ceiling: str) -> str | None:
@@ -19,17 +34,12 @@ def storage_ceiling_problem(allocated: str, ceiling: str) -> str | None:
 
 PARAMETERS = [
     # Identity
-    Param("EnvironmentName", "Environment name, used in resource names and tags.",
+    Param(ENVIRONMENT_PARAM, "Environment name, used in resource names and tags.",
           allowed_values=("dev", "prod")),
 
     # Network (SPEC 2)
     Param("VpcCidr", "CIDR block of the VPC.", default="10.0.0.0/16", kind="cidr"),
-    Param("PublicSubnet2aCidr", "Public subnet in ap-northeast-2a (ALB, NAT).", default="10.0.1.0/24", kind="subnet"),
-    Param("PublicSubnet2cCidr", "Public subnet in ap-northeast-2c (ALB, NAT).", default="10.0.2.0/24", kind="subnet"),
-    Param("AppSubnet2aCidr", "Private app subnet in ap-northeast-2a (ECS tasks).", default="10.0.11.0/24", kind="subnet"),
-    Param("AppSubnet2cCidr", "Private app subnet in ap-northeast-2c (ECS tasks).", default="10.0.12.0/24", kind="subnet"),
-    Param("DbSubnet2aCidr", "Isolated DB subnet in ap-northeast-2a (RDS, ElastiCache).", default="10.0.21.0/24", kind="subnet"),
-    Param("DbSubnet2cCidr", "Isolated DB subnet in ap-northeast-2c (RDS, ElastiCache).", default="10.0.22.0/24", kind="subnet"),
+    *subnet_cidrs(),
     Param("NatGatewayCount", "NAT gateways: 1 (shared by both AZs, dev) or 2 (one per AZ, prod).",
           default="1", allowed_values=("1", "2")),
 

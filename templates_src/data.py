@@ -11,8 +11,8 @@ from troposphere.secretsmanager import GenerateSecretString, Secret
 
 from codemate_cfn.layer import Layer
 
-SNAPSHOT = {"DeletionPolicy": "Snapshot", "UpdateReplacePolicy": "Snapshot"}
-RETAIN = {"DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain"}
+from .kit.policies import RETAIN, SNAPSHOT
+from .project import ENVIRONMENT, PROJECT
 
 POSTGRES_MAJOR = "17"
 POSTGRES_PORT = 5432
@@ -43,7 +43,7 @@ def secret(t, logical_id: str, part: str, description: str, **value) -> Secret:
     over what the operator puts in it."""
     return t.add(Secret(
         logical_id,
-        Name=Sub("codemate/${EnvironmentName}/" + part),
+        Name=Sub(f"{PROJECT}/{ENVIRONMENT}/{part}"),
         Description=description,
         KmsKeyId=t.input("KmsKeyArn"),
         **RETAIN,

@@ -18,95 +18,116 @@ from troposphere.ec2 import (
 
 from codemate_cfn.layer import Layer
 
-AZS = ("2a", "2c")  # suffixes of ap-northeast-2a / ap-northeast-2c
+from .project import AZS, az
+
 TIERS = ("Public", "App", "Db")
 ANYWHERE = "0.0.0.0/0"
+TWO_NATS = "TwoNatGateways"  # the condition: NatGatewayCount is 2
 
 
-def az(suffix: str) -> Sub:
-    # "${AWS::Region}a" is ap-northeast-2a; written this way so no AZ name is hard-coded.
-    return Sub("${AWS::Region}" + suffix[-1])
-
-
-def build(t):
-    vpc = t.add(VPC(
+def vpc(t) -> VPC:
+    return t.add(VPC(
         "Vpc",
         CidrBlock=t.input("VpcCidr"),
         EnableDnsHostnames=True,
         EnableDnsSupport=True,
         Tags=Tags(Name=t.name_of("vpc")),
     ))
-    two_nats = t.condition("TwoNatGateways", Equals(t.input("NatGatewayCount"), "2"))
 
-    subnets = {}
+
+def subnets(t, network: VPC) -> dict[tuple[str, str], Subnet]:
+    """One subnet per tier and AZ, by (tier, AZ suffix)."""
+    made = {}
     for tier in TIERS:
         for suffix in AZS:
-            subnets[tier, suffix] = t.add(Subnet(
+            made[tier, suffix] = t.add(Subnet(
                 f"{tier}Subnet{suffix}",
-                VpcId=Ref(vpc),
+                VpcId=Ref(network),
                 CidrBlock=t.input(f"{tier}Subnet{suffix}Cidr"),
                 AvailabilityZone=az(suffix),
                 MapPublicIpOnLaunch=False,
                 Tags=Tags(Name=t.name_of(tier.lower(), suffix), Tier=tier.lower()),
             ))
+    return made
 
-    # Public: one route table, default route to the internet gateway.
+
+def route_table(t, logical_id: str, network: VPC, name: str, *tier_subnets: Subnet) -> RouteTable:
+    """A route table, associated with the given subnets."""
+    table = t.add(RouteTable(logical_id, VpcId=Ref(network), Tags=Tags(Name=t.name_of(name))))
+    for subnet in tier_subnets:
+        t.add(SubnetRouteTableAssociation(f"{subnet.title}RouteTableAssociation",
+                                          SubnetId=Ref(subnet), RouteTableId=Ref(table)))
+    return table
+
+
+def internet_gateway(t, network: VPC, subnet: dict) -> VPCGatewayAttachment:
+    """The internet gateway, and the public subnets' one route table with
+    its default route to it; returns the gateway's attachment."""
     igw = t.add(InternetGateway("InternetGateway", Tags=Tags(Name=t.name_of("igw"))))
-    attachment = t.add(VPCGatewayAttachment("InternetGatewayAttachment", VpcId=Ref(vpc), InternetGatewayId=Ref(igw)))
-    public_rt = t.add(RouteTable("PublicRouteTable", VpcId=Ref(vpc), Tags=Tags(Name=t.name_of("public-rt"))))
+    attachment = t.add(VPCGatewayAttachment("InternetGatewayAttachment", VpcId=Ref(network), InternetGatewayId=Ref(igw)))
+    public = route_table(t, "PublicRouteTable", network, "public-rt", *(subnet["Public", s] for s in AZS))
     t.add(Route(
         "PublicDefaultRoute",
-        RouteTableId=Ref(public_rt),
+        RouteTableId=Ref(public),
         DestinationCidrBlock=ANYWHERE,
         GatewayId=Ref(igw),
         DependsOn=attachment.title,
     ))
+    return attachment
 
-    # NAT: one gateway in 2a always; a second in 2c when NatGatewayCount is 2.
+
+def nat_gateways(t, subnet: dict, attachment: VPCGatewayAttachment) -> dict[str, NatGateway]:
+    """One NAT gateway in 2a always; a second in 2c when NatGatewayCount is 2."""
+    t.condition(TWO_NATS, Equals(t.input("NatGatewayCount"), "2"))
     nats = {}
     for suffix in AZS:
-        condition = {"Condition": two_nats} if suffix != AZS[0] else {}
+        condition = {"Condition": TWO_NATS} if suffix != AZS[0] else {}
         eip = t.add(EIP(f"NatEip{suffix}", Domain="vpc", DependsOn=attachment.title,
                         Tags=Tags(Name=t.name_of("nat-eip", suffix)), **condition))
         nats[suffix] = t.add(NatGateway(
             f"NatGateway{suffix}",
             AllocationId=eip.get_att("AllocationId"),
-            SubnetId=Ref(subnets["Public", suffix]),
+            SubnetId=Ref(subnet["Public", suffix]),
             Tags=Tags(Name=t.name_of("nat", suffix)),
             **condition,
         ))
+    return nats
 
-    # App: a route table per AZ, default route through the NAT in that AZ
-    # (through the 2a NAT when there is only one).
-    app_rts = {}
+
+def app_routes(t, network: VPC, subnet: dict, nats: dict) -> list[RouteTable]:
+    """A route table per AZ, default route through the NAT in that AZ
+    (through the 2a NAT when there is only one)."""
+    tables = []
     for suffix in AZS:
-        app_rts[suffix] = t.add(RouteTable(f"AppRouteTable{suffix}", VpcId=Ref(vpc),
-                                           Tags=Tags(Name=t.name_of("app-rt", suffix))))
-        nat = Ref(nats[suffix]) if suffix == AZS[0] else If(two_nats, Ref(nats[suffix]), Ref(nats[AZS[0]]))
-        t.add(Route(f"AppDefaultRoute{suffix}", RouteTableId=Ref(app_rts[suffix]),
-                    DestinationCidrBlock=ANYWHERE, NatGatewayId=nat))
+        table = route_table(t, f"AppRouteTable{suffix}", network, f"app-rt-{suffix}", subnet["App", suffix])
+        nat = Ref(nats[suffix]) if suffix == AZS[0] else If(TWO_NATS, Ref(nats[suffix]), Ref(nats[AZS[0]]))
+        t.add(Route(f"AppDefaultRoute{suffix}", RouteTableId=Ref(table), DestinationCidrBlock=ANYWHERE, NatGatewayId=nat))
+        tables.append(table)
+    return tables
 
-    # DB: isolated, only the VPC's local route.
-    db_rt = t.add(RouteTable("DbRouteTable", VpcId=Ref(vpc), Tags=Tags(Name=t.name_of("db-rt"))))
 
-    for (tier, suffix), subnet in subnets.items():
-        table = {"Public": public_rt, "App": app_rts[suffix], "Db": db_rt}[tier]
-        t.add(SubnetRouteTableAssociation(f"{tier}Subnet{suffix}RouteTableAssociation",
-                                          SubnetId=Ref(subnet), RouteTableId=Ref(table)))
+def db_routes(t, network: VPC, subnet: dict) -> None:
+    """Isolated: one route table with only the VPC's local route."""
+    route_table(t, "DbRouteTable", network, "db-rt", *(subnet["Db", s] for s in AZS))
 
-    # S3 traffic from the app subnets skips the NAT (gateway endpoints are free).
+
+def endpoints(t, network: VPC, app_tables: list[RouteTable]) -> None:
+    """S3 traffic from the app subnets skips the NAT (gateway endpoints are free)."""
     t.add(VPCEndpoint(
         "S3GatewayEndpoint",
-        VpcId=Ref(vpc),
+        VpcId=Ref(network),
         ServiceName=Sub("com.amazonaws.${AWS::Region}.s3"),
         VpcEndpointType="Gateway",
-        RouteTableIds=[Ref(app_rts[s]) for s in AZS],
+        RouteTableIds=[Ref(table) for table in app_tables],
     ))
 
-    t.input("LogsBucketArn")  # from the storage layer; named in LogDestination below
+
+def flow_log(t, network: VPC) -> None:
+    """Every flow of the VPC into the logs bucket of the storage layer."""
+    t.input("LogsBucketArn")  # named in LogDestination below
     t.add(FlowLog(
         "VpcFlowLog",
-        ResourceId=Ref(vpc),
+        ResourceId=Ref(network),
         ResourceType="VPC",
         TrafficType="ALL",
         LogDestinationType="s3",
@@ -115,10 +136,24 @@ def build(t):
         Tags=Tags(Name=t.name_of("flow-log")),
     ))
 
-    t.output("VpcId", Ref(vpc), "ID of the VPC.")
+
+def outputs(t, network: VPC, subnet: dict) -> None:
+    t.output("VpcId", Ref(network), "ID of the VPC.")
     for tier in TIERS:
-        t.output(f"{tier}SubnetIds", Join(",", [Ref(subnets[tier, s]) for s in AZS]),
-                 f"{tier} subnet IDs (2a,2c), comma-separated.")
+        t.output(f"{tier}SubnetIds", Join(",", [Ref(subnet[tier, s]) for s in AZS]),
+                 f"{tier} subnet IDs ({','.join(AZS)}), comma-separated.")
+
+
+def build(t):
+    network = vpc(t)
+    subnet = subnets(t, network)
+    attachment = internet_gateway(t, network, subnet)
+    nats = nat_gateways(t, subnet, attachment)
+    app_tables = app_routes(t, network, subnet, nats)
+    db_routes(t, network, subnet)
+    endpoints(t, network, app_tables)
+    flow_log(t, network)
+    outputs(t, network, subnet)
 
 
 LAYER = Layer("network", "VPC, subnets, internet and NAT gateways, routes, S3 endpoint, flow logs", build)

@@ -1,67 +1,68 @@
 """Security layer (SPEC 3): the ALB, ECS, RDS and Redis security groups with
 exactly the SPEC's rules, each rule described, egress always explicit."""
 
-from troposphere import GetAtt, Ref, Tags
-from troposphere.ec2 import SecurityGroup, SecurityGroupIngress, SecurityGroupRule
+from troposphere import GetAtt
 
 from codemate_cfn.layer import Layer
 
+from .kit.security_group import (
+    ANYWHERE,
+    NO_EGRESS,
+    all_egress,
+    egress,
+    ingress,
+    security_group,
+    separate_ingress,
+)
+
+HTTPS_PORT = 443
+HTTP_PORT = 80
 FRONTEND_PORT = 3000
 BACKEND_PORT = 3001
 POSTGRES_PORT = 5432
 REDIS_PORT = 6379
-
-# A security group declared without egress rules gets AWS's allow-all rule.
-# This rule matches no real traffic, so it replaces allow-all with "none".
-NO_EGRESS = SecurityGroupRule(
-    IpProtocol="icmp", FromPort=252, ToPort=86, CidrIp="255.255.255.255/32",
-    Description="No outbound traffic (replaces the default allow-all rule)",
-)
+APP_PORTS = ((FRONTEND_PORT, "frontend (Next.js)"), (BACKEND_PORT, "backend (NestJS)"))
 
 
-def tcp(port: int, description: str, **source) -> SecurityGroupRule:
-    return SecurityGroupRule(IpProtocol="tcp", FromPort=port, ToPort=port, Description=description, **source)
+def group_id(group) -> GetAtt:
+    return GetAtt(group, "GroupId")
 
 
-def group(t, logical_id: str, name: str, description: str, ingress: list, egress: list) -> SecurityGroup:
-    props = {"SecurityGroupIngress": ingress} if ingress else {}
-    return t.add(SecurityGroup(
-        logical_id,
-        GroupName=t.name_of(name),
-        GroupDescription=description,
-        VpcId=t.input("VpcId"),
-        SecurityGroupEgress=egress,
-        Tags=Tags(Name=t.name_of(name)),
-        **props,
-    ))
+def ecs_group(t):
+    # Its ingress comes from the ALB group, in resources of their own (alb_group).
+    return security_group(t, "EcsSecurityGroup", "ecs-sg", "CodeMate ECS tasks: app ports from the ALB only", [],
+                          [all_egress(ANYWHERE, "All outbound (ECR, Secrets Manager, Anthropic API, RDS, Redis)")])
+
+
+def alb_group(t, ecs):
+    alb = security_group(
+        t, "AlbSecurityGroup", "alb-sg", "CodeMate ALB: HTTPS and HTTP from the internet",
+        [ingress(HTTPS_PORT, ANYWHERE, "HTTPS from the internet"),
+         ingress(HTTP_PORT, ANYWHERE, "HTTP from the internet (redirected to HTTPS)")],
+        [egress(FRONTEND_PORT, group_id(ecs), "To the frontend tasks (Next.js)"),
+         egress(BACKEND_PORT, group_id(ecs), "To the backend tasks (NestJS)")],
+    )
+    # ECS ingress lives in separate resources: inline, ALB -> ECS -> ALB would be a cycle.
+    for port, what in APP_PORTS:
+        t.add(separate_ingress(f"EcsIngressFromAlb{port}", group_id(ecs), port, group_id(alb),
+                               f"{what} from the ALB only"))
+    return alb
+
+
+def data_group(t, logical_id: str, name: str, what: str, port: int, ecs):
+    """A data store's group: `port` from the ECS tasks only, nothing out."""
+    return security_group(t, logical_id, name, f"CodeMate {what}: {port} from ECS tasks only",
+                          [ingress(port, group_id(ecs), f"{what} from the ECS tasks only")], [NO_EGRESS])
 
 
 def build(t):
-    ecs = group(t, "EcsSecurityGroup", "ecs-sg", "CodeMate ECS tasks: app ports from the ALB only", [],
-                [SecurityGroupRule(IpProtocol="-1", CidrIp="0.0.0.0/0",
-                                   Description="All outbound (ECR, Secrets Manager, Anthropic API, RDS, Redis)")])
-    ecs_id = GetAtt(ecs, "GroupId")
-    alb = group(t, "AlbSecurityGroup", "alb-sg", "CodeMate ALB: HTTPS and HTTP from the internet",
-                [tcp(443, "HTTPS from the internet", CidrIp="0.0.0.0/0"),
-                 tcp(80, "HTTP from the internet (redirected to HTTPS)", CidrIp="0.0.0.0/0")],
-                [tcp(FRONTEND_PORT, "To the frontend tasks (Next.js)", DestinationSecurityGroupId=ecs_id),
-                 tcp(BACKEND_PORT, "To the backend tasks (NestJS)", DestinationSecurityGroupId=ecs_id)])
-    alb_id = GetAtt(alb, "GroupId")
-    # ECS ingress lives in separate resources: inline, ALB -> ECS -> ALB would be a cycle.
-    for port, what in ((FRONTEND_PORT, "frontend (Next.js)"), (BACKEND_PORT, "backend (NestJS)")):
-        t.add(SecurityGroupIngress(
-            f"EcsIngressFromAlb{port}", GroupId=ecs_id, IpProtocol="tcp", FromPort=port, ToPort=port,
-            SourceSecurityGroupId=alb_id, Description=f"{what} from the ALB only",
-        ))
-    rds = group(t, "RdsSecurityGroup", "rds-sg", "CodeMate PostgreSQL: 5432 from ECS tasks only",
-                [tcp(POSTGRES_PORT, "PostgreSQL from the ECS tasks only", SourceSecurityGroupId=ecs_id)],
-                [NO_EGRESS])
-    redis = group(t, "RedisSecurityGroup", "redis-sg", "CodeMate Redis: 6379 from ECS tasks only",
-                  [tcp(REDIS_PORT, "Redis from the ECS tasks only", SourceSecurityGroupId=ecs_id)],
-                  [NO_EGRESS])
+    ecs = ecs_group(t)
+    alb = alb_group(t, ecs)
+    rds = data_group(t, "RdsSecurityGroup", "rds-sg", "PostgreSQL", POSTGRES_PORT, ecs)
+    redis = data_group(t, "RedisSecurityGroup", "redis-sg", "Redis", REDIS_PORT, ecs)
 
     for name, sg in (("Alb", alb), ("Ecs", ecs), ("Rds", rds), ("Redis", redis)):
-        t.output(f"{name}SecurityGroupId", GetAtt(sg, "GroupId"), f"ID of the {name} security group.")
+        t.output(f"{name}SecurityGroupId", group_id(sg), f"ID of the {name} security group.")
 
 
 LAYER = Layer("security", "security groups for the ALB, ECS tasks, PostgreSQL and Redis", build)

@@ -18,32 +18,14 @@ from awacs.aws import (
 from troposphere import GetAtt, Ref, Sub
 from troposphere.ecr import EncryptionConfiguration, ImageScanningConfiguration, LifecyclePolicy, Repository
 from troposphere.kms import Alias, Key
-from troposphere.s3 import (
-    AbortIncompleteMultipartUpload,
-    Bucket,
-    BucketPolicy,
-    CorsConfiguration,
-    CorsRules,
-    LifecycleConfiguration,
-    LifecycleRule,
-    LifecycleRuleTransition,
-    OwnershipControls,
-    OwnershipControlsRule,
-    VersioningConfiguration,
-)
+from troposphere.s3 import AbortIncompleteMultipartUpload, Bucket, CorsConfiguration, CorsRules
 
 from codemate_cfn.layer import Layer
-from codemate_cfn.private_bucket import BLOCK_ALL_PUBLIC_ACCESS, deny_insecure_transport, sse_s3
 
-# SSE-S3 on every bucket: the SPEC asks it for user files, and ALB access logs
-# can only be delivered to SSE-S3 buckets.
-SSE_S3 = sse_s3()
-KEEP = {"DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain"}
+from .kit.bucket import bucket, bucket_policy, lifecycle_rule
+from .kit.policies import RETAIN
+from .project import ELB_LOG_DELIVERY_ACCOUNT, ENVIRONMENT, PROJECT
 
-# Elastic Load Balancing's log-delivery account for ap-northeast-2 (regions
-# older than August 2022 deliver ALB access logs from a per-region account,
-# not from a service principal).
-ELB_LOG_ACCOUNT = "600734575887"
 LOG_PREFIXES = {"Alb": "alb/", "CloudFront": "cloudfront/", "VpcFlow": "vpc-flow-logs/"}
 
 FILES_TRANSITIONS = ((30, "STANDARD_IA"), (90, "GLACIER_IR"), (365, "DEEP_ARCHIVE"))
@@ -56,44 +38,10 @@ REPOSITORIES = ("frontend", "backend")
 IMAGES_KEPT = 10
 
 
-def lifecycle_rule(rule_id: str, transitions=(), **props) -> LifecycleRule:
-    """An enabled lifecycle rule; transitions are (days, storage class) pairs."""
-    if transitions:
-        props["Transitions"] = [LifecycleRuleTransition(StorageClass=c, TransitionInDays=d) for d, c in transitions]
-    return LifecycleRule(Id=rule_id, Status="Enabled", **props)
-
-
-def bucket(t, logical_id: str, name, rule: LifecycleRule, versioned: bool = False,
-           ownership: str = "BucketOwnerEnforced", **props) -> Bucket:
-    """A private, encrypted bucket with one lifecycle rule that survives stack
-    deletion and replacement."""
-    if versioned:
-        props["VersioningConfiguration"] = VersioningConfiguration(Status="Enabled")
-    return t.add(Bucket(
-        logical_id,
-        BucketName=name,
-        PublicAccessBlockConfiguration=BLOCK_ALL_PUBLIC_ACCESS,
-        BucketEncryption=SSE_S3,
-        OwnershipControls=OwnershipControls(Rules=[OwnershipControlsRule(ObjectOwnership=ownership)]),
-        LifecycleConfiguration=LifecycleConfiguration(Rules=[rule]),
-        **KEEP,
-        **props,
-    ))
-
-
 def bucket_outputs(t, b: Bucket, what: str) -> None:
     name = b.title.removesuffix("Bucket")
     t.output(f"{name}BucketName", Ref(b), f"Name of the {what} bucket.")
     t.output(f"{name}BucketArn", GetAtt(b, "Arn"), f"ARN of the {what} bucket.")
-
-
-def bucket_policy(t, bucket_ref, *statements: Statement) -> BucketPolicy:
-    """The bucket's one policy: TLS only, plus the given grants."""
-    return t.add(BucketPolicy(
-        f"{bucket_ref.title}Policy",
-        Bucket=Ref(bucket_ref),
-        PolicyDocument=PolicyDocument(Version="2012-10-17", Statement=[deny_insecure_transport(bucket_ref), *statements]),
-    ))
 
 
 def account_logs(logs, prefix: str) -> Sub:
@@ -104,7 +52,7 @@ def account_logs(logs, prefix: str) -> Sub:
 def kms_key(t) -> Key:
     key = t.add(Key(
         "KmsKey",
-        Description=Sub("CodeMate ${EnvironmentName}: RDS storage, ElastiCache, secrets, ECR images"),
+        Description=Sub(f"CodeMate {ENVIRONMENT}: RDS storage, ElastiCache, secrets, ECR images"),
         EnableKeyRotation=True,
         PendingWindowInDays=30,
         # The account root statement hands key use to IAM: services (RDS,
@@ -119,15 +67,15 @@ def kms_key(t) -> Key:
                 Resource=["*"],  # in a key policy "*" means this key
             ),
         ]),
-        **KEEP,
+        **RETAIN,
     ))
-    t.add(Alias("KmsKeyAlias", AliasName=Sub("alias/codemate-${EnvironmentName}"), TargetKeyId=Ref(key)))
+    t.add(Alias("KmsKeyAlias", AliasName=Sub(f"alias/{PROJECT}-{ENVIRONMENT}"), TargetKeyId=Ref(key)))
     return key
 
 
 def files_bucket(t):
-    files = bucket(
-        t, "FilesBucket", t.name_of("files", account=True),
+    files = t.add(bucket(
+        "FilesBucket", t.name_of("files", account=True),
         lifecycle_rule("TierDownAgeingFiles", FILES_TRANSITIONS,
                        AbortIncompleteMultipartUpload=AbortIncompleteMultipartUpload(DaysAfterInitiation=7)),
         versioned=True,
@@ -137,20 +85,20 @@ def files_bucket(t):
             AllowedHeaders=["*"],
             MaxAge=CORS_MAX_AGE,
         )]),
-    )
-    bucket_policy(t, files)
+    ))
+    t.add(bucket_policy(files))
     bucket_outputs(t, files, "user-files (AWS_S3_BUCKET)")
 
 
 def static_bucket(t):
-    static = bucket(
-        t, "StaticBucket", t.name_of("static"),
+    static = t.add(bucket(
+        "StaticBucket", t.name_of("static"),
         lifecycle_rule("ExpireOldAssets", ExpirationInDays=STATIC_EXPIRY_DAYS),
-    )
+    ))
     # Read only through CloudFront origin access control. A bucket has one
     # policy, and the distribution (edge layer) comes after this layer, so the
     # grant names this account's distributions rather than one distribution ID.
-    bucket_policy(t, static, Statement(
+    t.add(bucket_policy(static, Statement(
         Sid="CloudFrontOriginAccessControlRead",
         Effect=Allow,
         Principal=Principal("Service", "cloudfront.amazonaws.com"),
@@ -160,15 +108,15 @@ def static_bucket(t):
             StringEquals({"aws:SourceAccount": Ref("AWS::AccountId")}),
             ArnLike({"aws:SourceArn": Sub("arn:${AWS::Partition}:cloudfront::${AWS::AccountId}:distribution/*")}),
         ]),
-    ))
+    )))
     bucket_outputs(t, static, "static-assets (Next.js _next/static)")
     t.output("StaticBucketRegionalDomainName", GetAtt(static, "RegionalDomainName"),
              "Regional domain name of the static-assets bucket (CloudFront origin).")
 
 
 def logs_bucket(t):
-    logs = bucket(
-        t, "LogsBucket", t.name_of("logs", account=True),
+    logs = t.add(bucket(
+        "LogsBucket", t.name_of("logs", account=True),
         lifecycle_rule("ArchiveThenExpire", LOGS_TRANSITIONS, ExpirationInDays=LOGS_EXPIRY_DAYS,
                        NoncurrentVersionExpirationInDays=30),
         versioned=True,
@@ -178,15 +126,15 @@ def logs_bucket(t):
         # while objects written with bucket-owner-full-control (ALB, VPC flow
         # logs) still become the bucket owner's. Public ACLs stay blocked.
         ownership="BucketOwnerPreferred",
-    )
+    ))
     log_delivery = Principal("Service", "delivery.logs.amazonaws.com")
     this_account = StringEquals({"aws:SourceAccount": Ref("AWS::AccountId")})
-    bucket_policy(
-        t, logs,
+    t.add(bucket_policy(
+        logs,
         Statement(
             Sid="AlbAccessLogsWrite",
             Effect=Allow,
-            Principal=Principal("AWS", Sub(f"arn:${{AWS::Partition}}:iam::{ELB_LOG_ACCOUNT}:root")),
+            Principal=Principal("AWS", Sub(f"arn:${{AWS::Partition}}:iam::{ELB_LOG_DELIVERY_ACCOUNT}:root")),
             Action=[s3_actions.PutObject],
             Resource=[account_logs(logs, LOG_PREFIXES["Alb"])],
         ),
@@ -209,7 +157,7 @@ def logs_bucket(t):
             Resource=[GetAtt(logs, "Arn")],
             Condition=Condition(this_account),
         ),
-    )
+    ))
     bucket_outputs(t, logs, "logs (ALB, CloudFront, VPC flow logs)")
     t.output("LogsBucketDomainName", GetAtt(logs, "DomainName"),
              "Domain name of the logs bucket (CloudFront standard logging).")
@@ -238,7 +186,7 @@ def repositories(t, key):
             ImageTagMutability="IMMUTABLE",
             EncryptionConfiguration=EncryptionConfiguration(EncryptionType="KMS", KmsKey=GetAtt(key, "Arn")),
             LifecyclePolicy=LifecyclePolicy(LifecyclePolicyText=lifecycle_keep_last(IMAGES_KEPT)),
-            **KEEP,
+            **RETAIN,
         ))
         t.output(f"{title}RepositoryName", Ref(repo), f"Name of the {service} ECR repository.")
         t.output(f"{title}RepositoryArn", GetAtt(repo, "Arn"), f"ARN of the {service} ECR repository.")

@@ -11,6 +11,7 @@ from codemate_cfn.cli import deploy as deploy_command
 from codemate_cfn.cli import plan as plan_command
 from codemate_cfn.deploy import flow
 from codemate_cfn.deploy.aws import Aws, Target
+from codemate_cfn.compile.discovery import load_conventions
 from codemate_cfn.console import Console
 from codemate_cfn.params.paramfile import load
 
@@ -56,7 +57,7 @@ def renamed_bucket(templates: dict) -> tuple[dict, str]:
 def params_file(project, catalogue, name: str = "dev", **changes):
     """params/<name>.json, checked; `changes` override parameter values
     (in memory: the file on disk stays as it is)."""
-    loaded = load(project.params_dir / f"{name}.json", catalogue)
+    loaded = load(project.params_dir / f"{name}.json", catalogue, load_conventions(project.root))
     loaded.parameters.update(changes)
     return loaded
 

@@ -14,7 +14,7 @@ import json
 import pytest
 
 from codemate_cfn import emulator as local
-from codemate_cfn.compile.discovery import load_catalogue
+from codemate_cfn.compile.discovery import load_catalogue, load_conventions
 from deploy_support import client_for
 
 _server: list[local.Emulator] = []
@@ -58,3 +58,8 @@ def templates(built) -> dict[str, dict]:
 @pytest.fixture(scope="session")
 def catalogue(project):
     return load_catalogue(project.root)
+
+
+@pytest.fixture(scope="session")
+def conventions(project):
+    return load_conventions(project.root)

@@ -11,7 +11,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from codemate_cfn.deploy.conditions import Context, parameter_values, show
-from codemate_cfn.compile.discovery import load_catalogue
+from codemate_cfn.compile.discovery import load_catalogue, load_conventions
 from codemate_cfn.compile.project import Project
 from codemate_cfn.compile.render import render
 
@@ -28,6 +28,11 @@ def templates() -> dict[str, dict]:
 @lru_cache(maxsize=None)
 def catalogue() -> dict:
     return load_catalogue(ROOT)
+
+
+@lru_cache(maxsize=None)
+def conventions():
+    return load_conventions(ROOT)
 
 
 def param_file(env: str) -> dict[str, str]:

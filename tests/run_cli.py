@@ -3,6 +3,7 @@ a fresh process, and checks that errors come out as one line each."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -11,10 +12,14 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def cli(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
-    """`python -m codemate_cfn ARGS` in a fresh process of this Python."""
+    """`python -m codemate_cfn ARGS` in a fresh process of this Python, with
+    this tree's codemate_cfn importable from any `cwd` (not only the copy
+    installed in the environment, which may be another checkout's)."""
+    path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
     return subprocess.run(
         [sys.executable, "-m", "codemate_cfn", *map(str, args)],
         cwd=cwd,
+        env={**os.environ, "PYTHONPATH": path},
         capture_output=True,
         text=True,
         timeout=120,

@@ -89,6 +89,18 @@ def test_a_broken_layer_is_one_error_line_saying_where(mistake, project_copy, tm
     assert re.fullmatch(expected, error), error
 
 
+def test_a_project_without_conventions_is_one_error_line_naming_its_module(project_copy, tmp_path):
+    module = project_copy / "templates_src" / "project.py"
+    module.write_text(module.read_text().replace("CONVENTIONS = Conventions(", "UNUSED = Conventions("))
+
+    done = cli("--build-dir", tmp_path / "out", "build", cwd=project_copy)
+
+    assert done.returncode == 1
+    assert assert_one_line_errors(done) == [
+        "templates_src/project.py: no CONVENTIONS (a codemate_cfn.layer.Conventions)"
+    ]
+
+
 def test_validate_of_a_missing_file_is_one_line_and_exit_2(tmp_path):
     done = cli("validate", tmp_path / "staging.json")
 

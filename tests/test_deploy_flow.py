@@ -135,13 +135,14 @@ def test_a_second_deploy_with_nothing_changed_uploads_nothing_and_updates_nothin
     assert "no changes" in ui.shown
 
 
-def test_a_parameter_change_shows_exactly_the_expected_rows(deployed, aws, templates, dev, catalogue, tmp_path):
+def test_a_parameter_change_shows_exactly_the_expected_rows(deployed, aws, templates, dev, catalogue, conventions,
+                                                           tmp_path):
     from codemate_cfn.params.paramfile import load
 
     data = json.loads(dev.path.read_text())
     data["Parameters"]["NatGatewayCount"] = "2"
     (tmp_path / "dev.json").write_text(json.dumps(data))
-    changed = load(tmp_path / "dev.json", catalogue)
+    changed = load(tmp_path / "dev.json", catalogue, conventions)
     result = run_deploy(aws, templates, changed, catalogue)
     rows = {(c.stack, c.action, c.logical_id, c.replacement if c.action == "modify" else "-") for c in result.changes}
     assert rows == {

@@ -8,10 +8,12 @@ import json
 import shutil
 
 import pytest
+from troposphere import Ref
 
 from codemate_cfn.params import paramfile
-from codemate_cfn.compile.discovery import load_catalogue
+from codemate_cfn.compile.discovery import load_catalogue, load_conventions
 from codemate_cfn.errors import InvalidInput
+from codemate_cfn.layer import Conventions, Param
 from run_cli import ROOT, assert_one_line_errors, cli
 
 FIXTURES = ROOT / "tests" / "fixtures" / "params"
@@ -50,14 +52,19 @@ def catalogue():
     return load_catalogue(ROOT)
 
 
+@pytest.fixture(scope="module")
+def conventions():
+    return load_conventions(ROOT)
+
+
 def test_every_fixture_file_has_its_expected_problems_listed():
     assert sorted(p.name for p in FIXTURES.glob("*.json")) == sorted(EXPECTED)
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
-def test_each_mistake_is_one_line_naming_the_file_and_the_key(name, catalogue):
+def test_each_mistake_is_one_line_naming_the_file_and_the_key(name, catalogue, conventions):
     path = FIXTURES / name
-    result, problems = paramfile.check(path, catalogue)
+    result, problems = paramfile.check(path, catalogue, conventions)
 
     assert result is None
     assert len(problems) == len(EXPECTED[name]), problems
@@ -68,13 +75,13 @@ def test_each_mistake_is_one_line_naming_the_file_and_the_key(name, catalogue):
 
 
 @pytest.mark.parametrize("value", ["twenty", "NaN", "inf", " 20", "2O", "20 GB"])
-def test_a_number_parameter_takes_only_digits(value, catalogue, tmp_path):
+def test_a_number_parameter_takes_only_digits(value, catalogue, conventions, tmp_path):
     path = tmp_path / "dev.json"
     data = json.loads((ROOT / "params" / "dev.json").read_text())
     data["Parameters"]["DbAllocatedStorage"] = value
     path.write_text(json.dumps(data))
 
-    _, problems = paramfile.check(path, catalogue)
+    _, problems = paramfile.check(path, catalogue, conventions)
 
     assert problems == [f"{path}: Parameters.DbAllocatedStorage: wrong type: expected a number in a string, got {value!r}"]
 
@@ -82,39 +89,40 @@ def test_a_number_parameter_takes_only_digits(value, catalogue, tmp_path):
 @pytest.mark.parametrize("allocated, ceiling, accepted", [
     ("50", "0", True), ("50", "55", True), ("50", "100", True), ("50", "54", False), ("50", "50", False), ("20", "10", False),
 ])
-def test_the_storage_ceiling_is_off_or_at_least_10_percent_above_the_storage(allocated, ceiling, accepted, catalogue, tmp_path):
+def test_the_storage_ceiling_is_off_or_at_least_10_percent_above_the_storage(allocated, ceiling, accepted,
+                                                                             catalogue, conventions, tmp_path):
     data = json.loads((ROOT / "params" / "prod.json").read_text())
     data["Parameters"].update(DbAllocatedStorage=allocated, DbMaxAllocatedStorage=ceiling)
     path = tmp_path / "prod.json"
     path.write_text(json.dumps(data))
-    problems = paramfile.check(path, catalogue)[1]
+    problems = paramfile.check(path, catalogue, conventions)[1]
     assert (problems == []) is accepted, problems
 
 
-def test_a_relation_is_not_checked_against_a_value_that_is_itself_wrong(catalogue, tmp_path):
+def test_a_relation_is_not_checked_against_a_value_that_is_itself_wrong(catalogue, conventions, tmp_path):
     data = json.loads((ROOT / "params" / "prod.json").read_text())
     data["Parameters"].update(DbAllocatedStorage="fifty", DbMaxAllocatedStorage="52")
     path = tmp_path / "prod.json"
     path.write_text(json.dumps(data))
-    problems = paramfile.check(path, catalogue)[1]
+    problems = paramfile.check(path, catalogue, conventions)[1]
     assert problems == [f"{path}: Parameters.DbAllocatedStorage: wrong type: expected a number in a string, got 'fifty'"]
 
 
-def test_a_missing_file_is_named(catalogue, tmp_path):
+def test_a_missing_file_is_named(catalogue, conventions, tmp_path):
     path = tmp_path / "staging.json"
-    assert paramfile.check(path, catalogue) == (None, [f"{path}: file not found"])
+    assert paramfile.check(path, catalogue, conventions) == (None, [f"{path}: file not found"])
 
 
-def test_load_raises_invalid_input_with_every_problem(catalogue):
+def test_load_raises_invalid_input_with_every_problem(catalogue, conventions):
     with pytest.raises(InvalidInput) as raised:
-        paramfile.load(FIXTURES / "mismatched_tags.json", catalogue)
+        paramfile.load(FIXTURES / "mismatched_tags.json", catalogue, conventions)
     assert len(raised.value.problems) == 2
     assert raised.value.exit_code == 2
 
 
 @pytest.mark.parametrize("env, nat_gateways", [("dev", "1"), ("prod", "2")])
-def test_the_environment_files_pass_and_carry_the_spec_values(env, nat_gateways, catalogue):
-    params = paramfile.load(ROOT / "params" / f"{env}.json", catalogue)
+def test_the_environment_files_pass_and_carry_the_spec_values(env, nat_gateways, catalogue, conventions):
+    params = paramfile.load(ROOT / "params" / f"{env}.json", catalogue, conventions)
 
     assert params.environment == env
     assert params.parameters["NatGatewayCount"] == nat_gateways
@@ -123,9 +131,25 @@ def test_the_environment_files_pass_and_carry_the_spec_values(env, nat_gateways,
     assert {"ParameterKey": "EnvironmentName", "ParameterValue": env} in params.cfn_parameters()
 
 
-def test_validate_prints_one_error_line_per_problem_and_exits_2(catalogue):
+def test_the_tags_are_checked_against_the_conventions_given(tmp_path):
+    acme = Conventions(name_prefix="acme", environment_param="Stage",
+                       tags={"Stage": Ref("Stage"), "Owner": "platform"}, regions=("eu-west-1",))
+    path = tmp_path / "qa.json"
+    path.write_text(json.dumps({"Parameters": {"Stage": "qa"},
+                                "Tags": {"Stage": "dev", "Owner": "web", "Project": "codemate"}}))
+
+    params, problems = paramfile.check(path, {"Stage": Param("Stage", "the stage")}, acme)
+
+    assert params is None
+    assert problems == [
+        f"{path}: Tags.Owner: 'web' must be 'platform' (every resource is tagged so)",
+        f"{path}: Tags.Stage: 'dev' differs from Parameters.Stage 'qa'",
+    ]
+
+
+def test_validate_prints_one_error_line_per_problem_and_exits_2(catalogue, conventions):
     paths = sorted(FIXTURES.glob("*.json"))
-    expected = [problem for path in paths for problem in paramfile.check(path, catalogue)[1]]
+    expected = [problem for path in paths for problem in paramfile.check(path, catalogue, conventions)[1]]
 
     done = cli("validate", *paths)
 

@@ -8,7 +8,7 @@ import pytest
 
 from codemate_cfn.errors import CodemateError
 from codemate_cfn.params.paramfile import load
-from codemate_cfn.compile.discovery import load_catalogue
+from codemate_cfn.compile.discovery import load_catalogue, load_conventions
 from codemate_cfn.deploy.plan import Change, merge_aws, predict
 from codemate_cfn.deploy.plan_view import format_plan, plan_json
 from codemate_cfn.compile.project import Project
@@ -408,7 +408,7 @@ def real():
     project = Project.find()
     templates = render(project).templates
     catalogue = load_catalogue(project.root)
-    dev = load(project.params_dir / "dev.json", catalogue).parameters
+    dev = load(project.params_dir / "dev.json", catalogue, load_conventions(project.root)).parameters
     values = {n: p.default for n, p in catalogue.items() if p.default is not None}
     return templates, {**values, **dev}
 

@@ -17,12 +17,13 @@ from pathlib import Path
 import pytest
 from troposphere import encode_to_dict
 
-from codemate_cfn.compile.rules import RULE_IDS, RULES_DIR
-from codemate_cfn.compile.rules.ProjectTags import EXPECTED as EXPECTED_TAGS
-from codemate_cfn.layer import standard_tags
+from codemate_cfn.compile.discovery import load_conventions
+from codemate_cfn.compile.rules import RULE_IDS, RULES_DIR, rule_config
 from codemate_cfn.compile.lint import REGION
 from codemate_cfn.compile.render import to_json
 from run_cli import ROOT
+
+CONVENTIONS = load_conventions(ROOT)
 
 FIXTURES = Path(__file__).parent / "fixtures" / "rules"
 
@@ -68,7 +69,8 @@ def hits(rendered, tmp_path_factory) -> list[Hit]:
     for name, template in rendered.templates.items():
         (project / f"{name}.json").write_text(to_json(template))
     paths = sorted(FIXTURES.glob("*/*.json")) + sorted(project.glob("*.json"))
-    config = ManualArgs(templates=[str(p) for p in paths], regions=[REGION], append_rules=[str(RULES_DIR)])
+    config = ManualArgs(templates=[str(p) for p in paths], regions=[REGION], append_rules=[str(RULES_DIR)],
+                        configure_rules=rule_config(CONVENTIONS))
     return [_hit(m) for m in lint_by_config(config)]
 
 
@@ -115,8 +117,19 @@ def test_tag_messages_name_the_tag_property_its_form_and_each_problem(hits):
 
 
 def test_the_tag_rule_expects_the_values_the_compiler_writes():
-    written = {tag["Key"]: tag["Value"] for tag in encode_to_dict(standard_tags().to_dict())}
-    assert written == EXPECTED_TAGS
+    from codemate_cfn.compile.rules.ProjectTags import ProjectTags
+
+    rule = ProjectTags()
+    rule.configure(rule_config(CONVENTIONS)["E9002"])
+    written = {tag["Key"]: tag["Value"] for tag in encode_to_dict(CONVENTIONS.standard_tags().to_dict())}
+    assert rule.expected() == written == {"Environment": {"Ref": "EnvironmentName"}, "Project": "codemate",
+                                          "ManagedBy": "cloudformation"}
+
+
+def test_unconfigured_the_tag_rule_asks_for_no_tag():
+    from codemate_cfn.compile.rules.ProjectTags import ProjectTags
+
+    assert ProjectTags().expected() == {}
 
 
 def test_wildcard_message_names_only_the_actions_that_need_an_arn(hits):
@@ -142,7 +155,8 @@ def test_the_cfn_lint_command_line_loads_the_rules_from_their_directory():
     cfn_lint = Path(sys.executable).parent / "cfn-lint"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}  # the rules import this tree's codemate_cfn
     done = subprocess.run(
-        [str(cfn_lint), "--append-rules", str(RULES_DIR), "--format", "parseable", "--",
+        [str(cfn_lint), "--append-rules", str(RULES_DIR), "--configure-rule", "E9002:environment_tags=Environment",
+         "--format", "parseable", "--",
          *map(str, sorted(FIXTURES.glob("*/bad.json")))],
         capture_output=True, text=True, env=env, cwd=ROOT, timeout=120,
     )

@@ -8,7 +8,7 @@ import pytest
 
 from codemate_cfn.params import paramfile
 from codemate_cfn.stateful import is_stateful, missing_policies
-from layer_values import ENVIRONMENTS, ROOT, Environment, catalogue, templates
+from layer_values import ENVIRONMENTS, ROOT, Environment, catalogue, conventions, templates
 
 BUCKETS = ("FilesBucket", "StaticBucket", "LogsBucket")
 DOMAINS = {"dev": "codemate-dev.code1398.io", "prod": "codemate.code1398.io"}
@@ -185,6 +185,6 @@ def test_a_domain_name_that_is_not_a_host_name_is_rejected(tmp_path):
     source["Parameters"]["DomainName"] = "https://Codemate.example"
     path = tmp_path / "dev.json"
     path.write_text(json.dumps(source))
-    _, problems = paramfile.check(path, catalogue())
+    _, problems = paramfile.check(path, catalogue(), conventions())
     assert len(problems) == 1
     assert problems[0].startswith(f"{path}: Parameters.DomainName: 'https://Codemate.example' does not match")

@@ -7,15 +7,18 @@ from __future__ import annotations
 import pytest
 from troposphere import Ref
 from troposphere.cloudformation import WaitConditionHandle
+from troposphere.s3 import Bucket
 
 from codemate_cfn.errors import BuildError
-from codemate_cfn.layer import Layer
+from codemate_cfn.layer import Conventions, Layer
 from codemate_cfn.params.parameter import Param
 from codemate_cfn.compile.render import render_layers
 from codemate_cfn.compile.wiring import Source, resolve_sources, root_template
 
 ENVIRONMENT = Param("EnvironmentName", "dev or prod", allowed_values=("dev", "prod"))
 VPC_CIDR = Param("VpcCidr", "CIDR of the VPC", default="10.0.0.0/16", kind="cidr")
+CONVENTIONS = Conventions(name_prefix="codemate", environment_param="EnvironmentName",
+                          tags={"Environment": Ref("EnvironmentName")}, regions=("ap-northeast-2",))
 
 
 def catalogue(*params: Param) -> dict[str, Param]:
@@ -38,7 +41,7 @@ def layer(name: str, needs=(), gives=(), root_outputs=None) -> Layer:
 
 
 def wire(layers: list[Layer], params: dict[str, Param]):
-    built = {x.name: x.render(params) for x in layers}
+    built = {x.name: x.render(params, CONVENTIONS) for x in layers}
     return root_template({x.name: x for x in layers}, built, params, "test root")
 
 
@@ -99,7 +102,7 @@ def test_an_output_declared_twice_in_one_layer_names_the_layer():
         t.output("VpcId", "vpc-2", "second")
 
     with pytest.raises(BuildError, match=r"^layer network: output VpcId declared twice$"):
-        render_layers([Layer("network", "twice", build)], catalogue())
+        render_layers([Layer("network", "twice", build)], catalogue(), CONVENTIONS)
 
 
 @pytest.mark.parametrize("name", ["root", "Network", "edge_cache", "2nd", ""])
@@ -111,7 +114,7 @@ def test_a_layer_name_must_make_a_file_name_and_a_logical_id(name):
 def test_resolve_sources_tells_where_each_input_comes_from():
     params = catalogue(VPC_CIDR)
     built = {
-        x.name: x.render(params)
+        x.name: x.render(params, CONVENTIONS)
         for x in (layer("network", needs=["VpcCidr"], gives=["VpcId"]), layer("security", needs=["VpcId"]))
     }
 
@@ -181,7 +184,47 @@ def test_root_outputs_are_re_exported_from_their_layer(wired):
 
 def test_a_layer_input_from_the_catalogue_keeps_its_checks_but_not_its_default():
     params = catalogue(VPC_CIDR, Param("NatGatewayCount", "NATs", default="1", allowed_values=("1", "2")))
-    network = layer("network", needs=["VpcCidr", "NatGatewayCount"]).render(params).to_dict()
+    network = layer("network", needs=["VpcCidr", "NatGatewayCount"]).render(params, CONVENTIONS).to_dict()
 
     assert network["Parameters"]["NatGatewayCount"] == {"Type": "String", "Description": "NATs", "AllowedValues": ["1", "2"]}
     assert network["Parameters"]["EnvironmentName"]["AllowedValues"] == ["dev", "prod"]
+
+
+# -- the project's conventions: the compiler applies whatever it is given ---------
+
+def test_names_tags_and_the_environment_input_come_from_the_conventions():
+    other = Conventions(name_prefix="acme", environment_param="Stage",
+                        tags={"Stage": Ref("Stage"), "Owner": "platform"}, regions=("eu-west-1",))
+
+    def build(t):
+        t.add(Bucket("Files", BucketName=t.name_of("files", account=True)))
+        t.output("Stage", t.env, "the stage")
+
+    rendered = render_layers([Layer("storage", "files", build)], {"Stage": Param("Stage", "the stage")}, other)
+    storage = rendered.templates["storage"]
+
+    assert list(storage["Parameters"]) == ["Stage"]
+    assert storage["Resources"]["Files"]["Properties"] == {
+        "BucketName": {"Fn::Sub": "acme-files-${Stage}-${AWS::AccountId}"},
+        "Tags": [{"Key": "Owner", "Value": "platform"}, {"Key": "Stage", "Value": {"Ref": "Stage"}}],
+    }
+    assert storage["Outputs"]["Stage"]["Value"] == {"Ref": "Stage"}
+
+
+def test_conventions_tell_fixed_tags_from_the_environment_tag():
+    assert CONVENTIONS.fixed_tags == {}
+    assert CONVENTIONS.environment_tags == ("Environment",)
+    both = Conventions("codemate", "EnvironmentName", {"Environment": Ref("EnvironmentName"), "Project": "codemate"},
+                       ("ap-northeast-2",))
+    assert both.fixed_tags == {"Project": "codemate"}
+
+
+@pytest.mark.parametrize("value", [Ref("VpcId"), 42])
+def test_a_standard_tag_is_a_string_or_the_environment(value):
+    with pytest.raises(ValueError, match=r"^Conventions: tag Team must be a string or Ref\('EnvironmentName'\)"):
+        Conventions("codemate", "EnvironmentName", {"Team": value}, ("ap-northeast-2",))
+
+
+def test_conventions_name_at_least_one_region():
+    with pytest.raises(ValueError, match="at least one region"):
+        Conventions("codemate", "EnvironmentName", {"Environment": Ref("EnvironmentName")}, ())

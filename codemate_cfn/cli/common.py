@@ -104,11 +104,11 @@ def built_templates(args, ui: Console) -> tuple[Project, dict[str, dict]]:
 
 
 def checked_params(project: Project, path: Path, ui: Console):
-    from codemate_cfn.compile.discovery import load_catalogue
+    from codemate_cfn.compile.discovery import load_catalogue, load_conventions
     from codemate_cfn.params import paramfile
 
     catalogue = load_catalogue(project.root)
-    params = paramfile.load(path, catalogue)
+    params = paramfile.load(path, catalogue, load_conventions(project.root))
     ui.step(f"parameter file {path}: ok")
     return params, catalogue
 

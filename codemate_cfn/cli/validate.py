@@ -15,13 +15,13 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from codemate_cfn.compile.discovery import load_catalogue
+    from codemate_cfn.compile.discovery import load_catalogue, load_conventions
     from codemate_cfn.params.paramfile import check_all
 
     project = find_project(args)
     catalogue = load_catalogue(project.root)
     paths = [Path(p) for p in args.params_files]
-    problems = check_all(paths, catalogue)
+    problems = check_all(paths, catalogue, load_conventions(project.root))
     if problems:
         raise InvalidInput(problems)
     for path in paths:

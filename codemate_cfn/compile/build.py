@@ -164,12 +164,12 @@ def _build(project: Project, key: str, worker, progress: Callable[[str], None]) 
     from codemate_cfn.compile import lint
     from codemate_cfn.params import paramfile
     from codemate_cfn.compile import render
-    from codemate_cfn.compile.discovery import load_catalogue
+    from codemate_cfn.compile.discovery import load_catalogue, load_conventions
 
     catalogue = load_catalogue(project.root)
     param_files = project.param_files()
     progress(f"checking {len(param_files)} parameter file(s) in {project.params_dir.name}/")
-    problems = paramfile.check_all(param_files, catalogue)
+    problems = paramfile.check_all(param_files, catalogue, load_conventions(project.root))
     if problems:
         raise InvalidInput(problems)
 

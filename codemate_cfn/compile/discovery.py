@@ -13,7 +13,7 @@ import traceback
 from pathlib import Path
 
 from codemate_cfn.errors import BuildError
-from codemate_cfn.layer import Layer
+from codemate_cfn.layer import Conventions, Layer
 from codemate_cfn.params.parameter import Param
 
 SOURCE_PACKAGE = "templates_src"
@@ -66,6 +66,15 @@ def load_catalogue(project_dir: Path) -> dict[str, Param]:
             raise BuildError(f"templates_src/catalogue.py: parameter {param.name} is declared twice")
         catalogue[param.name] = param
     return catalogue
+
+
+def load_conventions(project_dir: Path) -> Conventions:
+    """The project's CONVENTIONS, from templates_src/project.py."""
+    _import_package(project_dir)
+    conventions = getattr(_import(f"{SOURCE_PACKAGE}.project"), "CONVENTIONS", None)
+    if not isinstance(conventions, Conventions):
+        raise BuildError(f"{SOURCE_PACKAGE}/project.py: no CONVENTIONS (a codemate_cfn.layer.Conventions)")
+    return conventions
 
 
 def load_layers(project_dir: Path) -> list[Layer]:

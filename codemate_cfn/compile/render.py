@@ -6,10 +6,11 @@ import json
 from dataclasses import dataclass
 
 from codemate_cfn.compile.layout import ROOT
-from codemate_cfn.compile.discovery import load_catalogue, load_layers, source_location
+from codemate_cfn.compile.discovery import load_catalogue, load_conventions, load_layers, source_location
 from codemate_cfn.errors import BuildError, CodemateError
 from codemate_cfn.compile.project import Project
 from codemate_cfn.compile.wiring import root_template
+from codemate_cfn.layer import Conventions
 
 ROOT_DESCRIPTION = "CodeMate on AWS: root stack nesting one stack per layer (codemate-cfn)."
 
@@ -30,16 +31,17 @@ def render(project: Project) -> Rendered:
     layers = load_layers(project.root)
     if not layers:
         raise BuildError(f"{project.sources}: no layer modules (a module defining LAYER)")
-    return render_layers(layers, load_catalogue(project.root))
+    return render_layers(layers, load_catalogue(project.root), load_conventions(project.root))
 
 
-def render_layers(layer_list: list, catalogue: dict) -> Rendered:
-    """Render the given layers and the root that nests them."""
+def render_layers(layer_list: list, catalogue: dict, conventions: Conventions) -> Rendered:
+    """Render the given layers, applying the project's conventions, and the
+    root that nests them."""
     layers = {layer.name: layer for layer in layer_list}
     built = {}
     for name, layer in layers.items():
         try:
-            built[name] = layer.render(catalogue)
+            built[name] = layer.render(catalogue, conventions)
         except CodemateError:
             raise
         except Exception as exc:  # a bug in the layer's builder: one line saying where

@@ -11,13 +11,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from codemate_cfn.errors import InvalidInput
-from codemate_cfn.layer import ENVIRONMENT_PARAM, MANAGED_BY, PROJECT
+from codemate_cfn.layer import Conventions
 from codemate_cfn.params.parameter import DEPLOYER_PARAMS, Param
 
 VPC_CIDR = "VpcCidr"
-REQUIRED_TAGS = ("Environment", "Project", "ManagedBy")
-# The values every resource is tagged with (SPEC 1); the root stack's tags must agree.
-FIXED_TAGS = {"Project": PROJECT, "ManagedBy": MANAGED_BY}
 # Block sizes AWS accepts for a VPC or a subnet (IPv4).
 MIN_PREFIX, MAX_PREFIX = 16, 28
 # What CloudFormation accepts for a Number parameter (no NaN, no infinity, no spaces).
@@ -39,10 +36,11 @@ class ParamFile:
     tags: dict[str, str]
     deployment: dict
     stack_policy: dict | None
+    environment_param: str  # the parameter naming the environment (Conventions)
 
     @property
     def environment(self) -> str:
-        return self.parameters.get(ENVIRONMENT_PARAM, self.path.stem)
+        return self.parameters.get(self.environment_param, self.path.stem)
 
     def cfn_parameters(self) -> list[dict]:
         return [{"ParameterKey": k, "ParameterValue": v} for k, v in sorted(self.parameters.items())]
@@ -138,21 +136,26 @@ def _check_relations(path: Path, values: dict[str, str], catalogue: dict[str, Pa
     return problems
 
 
-def _check_tags(path: Path, tags, environment: str | None) -> list[str]:
+def _check_tags(path: Path, tags, environment: str | None, conventions: Conventions) -> list[str]:
+    """The root stack's tags: every standard tag of the conventions, with the
+    value every resource is tagged with (the environment's name for the
+    environment tag)."""
     if not isinstance(tags, dict):
         return [f"{path}: Tags: wrong type: expected an object of tag names to strings"]
     problems = []
     for key, value in tags.items():
         if not isinstance(value, str):
             problems.append(f"{path}: Tags.{key}: wrong type: expected a string, got {type(value).__name__}")
-    for key in REQUIRED_TAGS:
+    for key in conventions.tags:
         if key not in tags:
             problems.append(f"{path}: Tags.{key}: missing required tag")
-    for key, expected in FIXED_TAGS.items():
+    for key, expected in conventions.fixed_tags.items():
         if isinstance(tags.get(key), str) and tags[key] != expected:
             problems.append(f"{path}: Tags.{key}: {tags[key]!r} must be {expected!r} (every resource is tagged so)")
-    if environment and isinstance(tags.get("Environment"), str) and tags["Environment"] != environment:
-        problems.append(f"{path}: Tags.Environment: {tags['Environment']!r} differs from Parameters.{ENVIRONMENT_PARAM} {environment!r}")
+    for key in conventions.environment_tags:
+        if environment and isinstance(tags.get(key), str) and tags[key] != environment:
+            problems.append(f"{path}: Tags.{key}: {tags[key]!r} differs from "
+                            f"Parameters.{conventions.environment_param} {environment!r}")
     return problems
 
 
@@ -168,8 +171,9 @@ def _check_deployment(path: Path, deployment) -> list[str]:
     return problems
 
 
-def check(path: Path, catalogue: dict[str, Param]) -> tuple[ParamFile | None, list[str]]:
-    """Parse and check one parameter file: (the file, problems)."""
+def check(path: Path, catalogue: dict[str, Param], conventions: Conventions) -> tuple[ParamFile | None, list[str]]:
+    """Parse and check one parameter file against the catalogue and the
+    project's conventions: (the file, problems)."""
     data, problems = _read_json(path)
     if problems and data is None:
         return None, problems
@@ -212,13 +216,14 @@ def check(path: Path, catalogue: dict[str, Param]) -> tuple[ParamFile | None, li
     if all(key in valid for key in values if key in catalogue):
         problems += _check_relations(path, full, catalogue)
 
-    environment = values.get(ENVIRONMENT_PARAM) if ENVIRONMENT_PARAM in valid else None
+    environment_param = conventions.environment_param
+    environment = values.get(environment_param) if environment_param in valid else None
     tags = data.get("Tags")
     if tags is None:
         problems.append(f"{path}: Tags: missing required key")
         tags = {}
     else:
-        problems += _check_tags(path, tags, environment)
+        problems += _check_tags(path, tags, environment, conventions)
     deployment = data.get("Deployment", {})
     problems += _check_deployment(path, deployment)
     policy = data.get("StackPolicy")
@@ -227,19 +232,19 @@ def check(path: Path, catalogue: dict[str, Param]) -> tuple[ParamFile | None, li
 
     if problems:
         return None, problems
-    return ParamFile(path, dict(values), dict(tags), dict(deployment), policy), []
+    return ParamFile(path, dict(values), dict(tags), dict(deployment), policy, environment_param), []
 
 
-def load(path: Path, catalogue: dict[str, Param]) -> ParamFile:
+def load(path: Path, catalogue: dict[str, Param], conventions: Conventions) -> ParamFile:
     """One checked parameter file, or InvalidInput listing every problem."""
-    result, problems = check(path, catalogue)
+    result, problems = check(path, catalogue, conventions)
     if problems:
         raise InvalidInput(problems)
     return result
 
 
-def check_all(paths: list[Path], catalogue: dict[str, Param]) -> list[str]:
+def check_all(paths: list[Path], catalogue: dict[str, Param], conventions: Conventions) -> list[str]:
     problems: list[str] = []
     for path in paths:
-        problems += check(path, catalogue)[1]
+        problems += check(path, catalogue, conventions)[1]
     return problems

@@ -10,3 +10,13 @@ from pathlib import Path
 
 RULES_DIR = Path(__file__).resolve().parent
 RULE_IDS = ("E9001", "E9002", "E9003", "E9004", "E9005")
+
+
+def rule_config(conventions) -> dict[str, dict]:
+    """cfn-lint's configure_rules for a project's conventions: the tags E9002
+    asks every taggable resource to carry."""
+    return {"E9002": {
+        "tags": [f"{key}={value}" for key, value in conventions.fixed_tags.items()],
+        "environment_tags": list(conventions.environment_tags),
+        "environment_parameter": conventions.environment_param,
+    }}

@@ -1,0 +1,51 @@
+"""An IAM role a service assumes, with inline awacs statements scoped to
+ARNs. A statement that allows actions on Resource "*" is refused when the
+template is built, naming the role, unless AWS allows those actions on
+nothing narrower."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from awacs.aws import Allow, PolicyDocument, Principal, Statement
+from awacs.sts import AssumeRole
+from troposphere.iam import Policy, Role
+
+# Actions AWS authorizes only on "*": the Service Authorization Reference
+# lists no resource type for them. Add one here only for that reason.
+ONLY_ON_ANY_RESOURCE = frozenset({
+    "ecr:GetAuthorizationToken",
+})
+
+
+def _wildcard_actions(statement: Statement, allowed: Iterable[str]) -> list[str]:
+    """The actions `statement` allows on Resource "*" that are not in `allowed`."""
+    props = statement.properties
+    if props.get("Effect") != Allow or "*" not in props.get("Resource", []):
+        return []
+    return [name for name in (action.JSONrepr() for action in props.get("Action", [])) if name not in allowed]
+
+
+def role(logical_id: str, service: str, statements: list[Statement],
+         wildcard_allowed: Iterable[str] = ONLY_ON_ANY_RESOURCE, **props) -> Role:
+    """A role `service` (e.g. "ecs-tasks.amazonaws.com") assumes, with one
+    inline policy holding `statements`. ValueError when a statement allows an
+    action outside `wildcard_allowed` on Resource "*"."""
+    allowed = frozenset(wildcard_allowed)
+    for number, statement in enumerate(statements, 1):
+        wide = _wildcard_actions(statement, allowed)
+        if wide:
+            which = statement.properties.get("Sid") or f"statement {number}"
+            raise ValueError(
+                f"role {logical_id}: {which} allows {', '.join(wide)} on Resource \"*\"; scope it to ARNs "
+                f"(only {', '.join(sorted(allowed)) or 'no action'} may have \"*\")"
+            )
+    return Role(
+        logical_id,
+        AssumeRolePolicyDocument=PolicyDocument(Version="2012-10-17", Statement=[
+            Statement(Effect=Allow, Principal=Principal("Service", service), Action=[AssumeRole]),
+        ]),
+        Policies=[Policy(PolicyName=logical_id, PolicyDocument=PolicyDocument(Version="2012-10-17",
+                                                                                Statement=list(statements)))],
+        **props,
+    )
