@@ -64,14 +64,24 @@ class Conventions:
         return Tags(dict(self.tags))
 
 
-def _takes_tag_list(resource: AWSObject) -> bool:
-    spec = resource.props.get("Tags")
-    if spec is None:
-        return False
-    expected = spec[0]
+def _is_tag_list(expected) -> bool:
     if isinstance(expected, tuple):
         return Tags in expected
     return expected is Tags or getattr(expected, "__name__", "") == "validate_tags_or_list"
+
+
+def tag_property(resource: AWSObject) -> tuple[str, str] | None:
+    """(property, "list" or "map") where the resource's type takes its tags,
+    from troposphere's own property types: a list of Key/Value under any
+    name (Tags, HostedZoneTags, ...), or a map under Tags (SSM parameters).
+    None for a type that takes no tags. The tag policy (cfn-lint rule E9002)
+    checks the built templates against the resource schemas as well."""
+    for name, (expected, _required) in resource.props.items():
+        if _is_tag_list(expected):
+            return name, "list"
+    if resource.props.get("Tags", (None,))[0] is dict:
+        return "Tags", "map"
+    return None
 
 
 @dataclass
@@ -122,12 +132,17 @@ class LayerTemplate:
 
     def add(self, resource: AWSObject) -> AWSObject:
         """Add a resource; taggable ones get the standard tags merged in."""
-        if _takes_tag_list(resource):
-            existing = resource.properties.get("Tags")
-            tags = self.conventions.standard_tags()
-            if existing is not None:
-                tags = tags + (existing if isinstance(existing, Tags) else Tags(*existing))
-            resource.Tags = tags
+        found = tag_property(resource)
+        if found is not None:
+            name, shape = found
+            existing = resource.properties.get(name)
+            if shape == "list":
+                tags = self.conventions.standard_tags()
+                if existing is not None:
+                    tags = tags + (existing if isinstance(existing, Tags) else Tags(*existing))
+            else:
+                tags = {**self.conventions.tags, **{k: v for k, v in (existing or {}).items() if k not in self.conventions.tags}}
+            setattr(resource, name, tags)
         return self.template.add_resource(resource)
 
     def output(self, name: str, value, description: str, root: str | None = None) -> None:

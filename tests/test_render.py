@@ -30,3 +30,27 @@ def test_a_wrong_property_type_names_the_layer():
 
     with pytest.raises(BuildError, match=r"^layer data: "):
         render_layers([Layer("data", "a database with bad storage", build)], CATALOGUE, CONVENTIONS)
+
+
+def test_every_form_of_tags_gets_the_standard_tags():
+    from troposphere.route53 import HostedZone
+    from troposphere.ssm import Parameter as SsmParameter
+
+    def build(t):
+        t.add(HostedZone("Zone", Name="codemate.example.com"))
+        t.add(SsmParameter("Setting", Type="String", Value="on", Tags={"Owner": "team", "Project": "other"}))
+
+    conventions = Conventions(name_prefix="codemate", environment_param="EnvironmentName", regions=("ap-northeast-2",),
+                              tags={"Environment": Ref("EnvironmentName"), "Project": "codemate",
+                                    "ManagedBy": "cloudformation"})
+    rendered = render_layers([Layer("edge", "tags in every form", build)], CATALOGUE, conventions)
+    resources = rendered.templates["edge"]["Resources"]
+    assert resources["Zone"]["Properties"]["HostedZoneTags"] == [
+        {"Key": "Environment", "Value": {"Ref": "EnvironmentName"}},
+        {"Key": "ManagedBy", "Value": "cloudformation"},
+        {"Key": "Project", "Value": "codemate"},
+    ]
+    assert resources["Setting"]["Properties"]["Tags"] == {
+        "Environment": {"Ref": "EnvironmentName"}, "Project": "codemate", "ManagedBy": "cloudformation",
+        "Owner": "team",
+    }
