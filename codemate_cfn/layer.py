@@ -86,7 +86,7 @@ def tag_property(resource: AWSObject) -> tuple[str, str] | None:
 
 @dataclass
 class RootOutput:
-    """An output the root template re-exports for people (SPEC section 10)."""
+    """An output the root template re-exports for people."""
 
     name: str
     description: str

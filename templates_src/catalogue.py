@@ -1,6 +1,6 @@
 """Every root parameter: the schema of params/*.json.
 
-Defaults are the dev values of the SPEC; a parameter without a default must
+Defaults are the dev values of CodeMate's design; a parameter without a default must
 be set in every parameter file.
 """
 
@@ -10,7 +10,7 @@ from .project import AZS, ENVIRONMENT_PARAM, zone_name
 
 TRUE_FALSE = ("true", "false")
 
-# SPEC 2: tier -> (what it is, what runs in it, its default CIDR in each AZ)
+# CodeMate's design: tier -> (what it is, what runs in it, its default CIDR in each AZ)
 SUBNETS = {
     "Public": ("Public subnet", "ALB, NAT", ("10.0.1.0/24", "10.0.2.0/24")),
     "App": ("Private app subnet", "ECS tasks", ("10.0.11.0/24", "10.0.12.0/24")),
@@ -37,18 +37,18 @@ PARAMETERS = [
     Param(ENVIRONMENT_PARAM, "Environment name, used in resource names and tags.",
           allowed_values=("dev", "prod")),
 
-    # Network (SPEC 2)
+    # Network
     Param("VpcCidr", "CIDR block of the VPC.", default="10.0.0.0/16", kind="cidr"),
     *subnet_cidrs(),
     Param("NatGatewayCount", "NAT gateways: 1 (shared by both AZs, dev) or 2 (one per AZ, prod).",
           default="1", allowed_values=("1", "2")),
 
-    # Site (SPEC 1): the storage layer's CORS origin
+    # Site: the storage layer's CORS origin
     Param("DomainName", "Public host name of this environment (the site URL is https:// + this).",
           pattern=r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$",
           constraint="a lower-case DNS host name such as codemate-dev.code1398.io"),
 
-    # Data: RDS PostgreSQL (SPEC 6)
+    # Data: RDS PostgreSQL
     Param("DbEngineVersion", "PostgreSQL 17 minor version (RDS upgrades minors automatically; raise it to upgrade now).",
           default="17.6", pattern=r"^17\.[0-9]+$", constraint="a PostgreSQL 17 version such as 17.6"),
     Param("DbInstanceClass", "RDS instance class.", default="db.t4g.micro",
@@ -67,7 +67,7 @@ PARAMETERS = [
     Param("DbDeletionProtection", "Refuse to delete the database instance.", default="false",
           allowed_values=TRUE_FALSE),
 
-    # Data: ElastiCache Redis (SPEC 6)
+    # Data: ElastiCache Redis
     Param("RedisNodeType", "ElastiCache node type.", default="cache.t4g.micro",
           allowed_values=("cache.t4g.micro", "cache.t4g.small", "cache.t4g.medium")),
     Param("RedisClusterMode", "Redis cluster mode (sharding): disabled for one node, enabled in prod.",

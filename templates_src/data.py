@@ -1,4 +1,4 @@
-"""Data layer (SPEC 6): RDS PostgreSQL 17, ElastiCache Redis 7 and the
+"""Data layer: RDS PostgreSQL 17, ElastiCache Redis 7 and the
 application secrets. Sizes, topology and retention come from parameters; the
 database and the cache are snapshotted on delete and on replacement."""
 

@@ -1,4 +1,4 @@
-"""Network layer (SPEC 2): the VPC, six subnets in two AZs, internet and NAT
+"""Network layer: the VPC, six subnets in two AZs, internet and NAT
 gateways, route tables, the S3 gateway endpoint and VPC flow logs."""
 
 from troposphere import Equals, If, Join, Ref, Sub, Tags

@@ -12,7 +12,7 @@ from codemate_cfn.layer import Conventions
 
 PROJECT = "codemate"
 
-# SPEC: CodeMate runs in Seoul, in two of its availability zones.
+# CodeMate's design: CodeMate runs in Seoul, in two of its availability zones.
 REGION = "ap-northeast-2"
 REGIONS = (REGION,)  # the regions the templates are made for
 AZS = ("2a", "2c")  # suffixes of ap-northeast-2a / ap-northeast-2c
@@ -22,7 +22,7 @@ AZS = ("2a", "2c")  # suffixes of ap-northeast-2a / ap-northeast-2c
 ENVIRONMENT_PARAM = "EnvironmentName"
 ENVIRONMENT = "${%s}" % ENVIRONMENT_PARAM
 
-# SPEC 1: every resource is tagged with its environment, the project and
+# CodeMate's design: every resource is tagged with its environment, the project and
 # what manages it.
 TAGS = {"Environment": Ref(ENVIRONMENT_PARAM), "Project": PROJECT, "ManagedBy": "cloudformation"}
 

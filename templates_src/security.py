@@ -1,5 +1,5 @@
-"""Security layer (SPEC 3): the ALB, ECS, RDS and Redis security groups with
-exactly the SPEC's rules, each rule described, egress always explicit."""
+"""Security layer: the ALB, ECS, RDS and Redis security groups with
+exactly the design's rules, each rule described, egress always explicit."""
 
 from troposphere import GetAtt
 

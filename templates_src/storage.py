@@ -1,4 +1,4 @@
-"""Storage layer (SPEC 5): S3 buckets for user files, static assets and logs,
+"""Storage layer: S3 buckets for user files, static assets and logs,
 the ECR repositories, and the project's KMS key (used by ECR here and by the
 data layer for RDS, ElastiCache and the secrets)."""
 

@@ -1,4 +1,4 @@
-"""The data layer holds the SPEC's values (section 6) for dev and prod, keeps
+"""The data layer holds the design's values for dev and prod, keeps
 every secret out of the templates, and cannot lose data: stateful resources
 carry their policies (the build refuses them otherwise), and every property
 a parameter feeds that may replace the database or the cache is listed in
@@ -17,7 +17,7 @@ from codemate_cfn.compile.project import Project
 from codemate_cfn.stateful import is_stateful, missing_policies
 from layer_values import ENVIRONMENTS, ROOT, Environment, catalogue, templates
 
-# SPEC section 6, per environment.
+# CodeMate's design, per environment.
 RDS = {
     "dev": {"DBInstanceClass": "db.t4g.micro", "AllocatedStorage": "20", "MultiAZ": "false",
             "BackupRetentionPeriod": "3", "DeletionProtection": "false"},

@@ -1,4 +1,4 @@
-"""The network layer holds the SPEC's values (section 2) for dev and prod:
+"""The network layer holds the design's values for dev and prod:
 subnet CIDRs and AZs, the NAT count per environment, route targets, the S3
 gateway endpoint and the flow logs to the logs bucket."""
 
@@ -10,7 +10,7 @@ import troposphere.ec2
 from layer_values import ENVIRONMENTS, Environment, catalogue, param_file, templates
 
 REGION = "ap-northeast-2"
-# SPEC 2: (tier, AZ) -> CIDR
+# CodeMate's design: (tier, AZ) -> CIDR
 SUBNETS = {
     ("Public", "2a"): "10.0.1.0/24",
     ("Public", "2c"): "10.0.2.0/24",

@@ -1,4 +1,4 @@
-"""The security layer holds exactly the rules of SPEC section 3: every rule
+"""The security layer holds exactly the rules of CodeMate's design: every rule
 described, egress always explicit, and none at all for RDS and Redis."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from layer_values import templates
 
 ANYWHERE = "0.0.0.0/0"
 GROUPS = ("AlbSecurityGroup", "EcsSecurityGroup", "RdsSecurityGroup", "RedisSecurityGroup")
-# SPEC 3, as (protocol, from port, to port, peer): a CIDR or a group's logical ID.
+# CodeMate's design, as (protocol, from port, to port, peer): a CIDR or a group's logical ID.
 INGRESS = {
     "AlbSecurityGroup": {("tcp", 443, 443, ANYWHERE), ("tcp", 80, 80, ANYWHERE)},
     "EcsSecurityGroup": {("tcp", 3000, 3000, "AlbSecurityGroup"), ("tcp", 3001, 3001, "AlbSecurityGroup")},

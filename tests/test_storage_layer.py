@@ -1,4 +1,4 @@
-"""The storage layer holds the SPEC's values (section 5) for dev and prod:
+"""The storage layer holds the design's values for dev and prod:
 bucket names, versioning, encryption, lifecycle, CORS, public access
 blocks, bucket policies, ECR repositories and the project's KMS key."""
 

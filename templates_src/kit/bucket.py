@@ -3,7 +3,7 @@ deployer's own artifact bucket): all public access blocked, SSE-S3,
 object ownership enforced, one lifecycle rule, kept on delete and
 replacement, and a bucket policy that refuses requests without TLS.
 
-SSE-S3 (AES-256) everywhere: the SPEC asks it for user files, and ALB
+SSE-S3 (AES-256) everywhere: the design asks it for user files, and ALB
 access logs can only be delivered to SSE-S3 buckets.
 """
 
