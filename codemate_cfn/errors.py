@@ -6,6 +6,7 @@ EXIT_ERROR = 1  # a problem the user can fix, or a failed deploy
 EXIT_INVALID = 2  # an invalid parameter file or command-line value
 EXIT_CHANGES = 3  # a plan with changes, not executed
 EXIT_BLOCKED = 4  # changes the stateful guard refuses
+EXIT_USAGE = 64  # the command line itself is wrong (unknown option, missing argument)
 EXIT_INTERRUPTED = 130  # Ctrl-C
 
 

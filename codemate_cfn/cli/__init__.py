@@ -6,25 +6,36 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
+import codemate_cfn
 from codemate_cfn.cli import bootstrap, build, delete, deploy, emulator, outputs, plan, rollback, status, validate
-from codemate_cfn.errors import EXIT_ERROR, EXIT_INTERRUPTED, CodemateError, InvalidInput
+from codemate_cfn.cli.common import project_options
+from codemate_cfn.errors import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_USAGE, CodemateError, InvalidInput
 
 # In the order `--help` lists them.
 COMMANDS = (build, validate, bootstrap, deploy, plan, outputs, status, delete, emulator, rollback)
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse, with usage errors ending in their own exit status."""
+
+    def error(self, message: str):
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_USAGE, f"error: {message}\n")
+
+
 def parser() -> argparse.ArgumentParser:
-    top = argparse.ArgumentParser(
+    top = Parser(
         prog="python -m codemate_cfn",
         description="Compile CodeMate's layers into nested CloudFormation templates and deploy them.",
     )
-    top.add_argument("--project-dir", type=Path, default=None, help="project root (default: found from the working directory)")
-    top.add_argument("--build-dir", type=Path, default=None, help="where build output goes (default: <project>/build)")
+    top.add_argument("--version", action="version", version=f"codemate-cfn {codemate_cfn.__version__}")
+    project_options(top, default=None)
     sub = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for command in COMMANDS:
         command.register(sub)
+    for command_parser in {id(p): p for p in sub.choices.values()}.values():  # aliases share a parser
+        project_options(command_parser)  # also after the command name
     return top
 
 

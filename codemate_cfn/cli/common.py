@@ -49,6 +49,19 @@ def stack_options(p: argparse.ArgumentParser) -> None:
     aws_options(p)
 
 
+def allow_replacement_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--allow-replacement", action="append", metavar="LOGICAL_ID", default=[],
+                   help="let the guard allow deleting or replacing this stateful resource (logical ID, or "
+                        "layer/logical ID); repeat the option for more")
+
+
+def project_options(p: argparse.ArgumentParser, default=argparse.SUPPRESS) -> None:
+    """--project-dir and --build-dir, before the command or after it."""
+    p.add_argument("--project-dir", type=Path, default=default,
+                   help="project root (default: found from the working directory)")
+    p.add_argument("--build-dir", type=Path, default=default, help="where build output goes (default: <project>/build)")
+
+
 def local_option(p: argparse.ArgumentParser) -> None:
     p.add_argument("--local", action="store_true",
                    help="run against a local AWS emulator (moto) started for this command, with dummy credentials")

@@ -10,7 +10,7 @@ from codemate_cfn.errors import EXIT_OK
 def register(sub) -> None:
     p = sub.add_parser("delete", help="delete the root stack and its nested stacks (asks first)")
     stack_options(p)
-    p.add_argument("--yes", action="store_true", help="delete without asking")
+    p.add_argument("-y", "--yes", action="store_true", help="delete without asking")
     p.set_defaults(run=run)
 
 

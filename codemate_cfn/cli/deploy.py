@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from codemate_cfn.cli.common import (
+    allow_replacement_option,
     built_templates,
     checked_params,
     connected,
@@ -30,10 +31,9 @@ def register(sub) -> None:
                     "a run without a terminal stops after the plan unless --yes"),
     )
     stack_options(p)
-    p.add_argument("--yes", action="store_true", help="execute without asking (for CI)")
+    p.add_argument("-y", "--yes", action="store_true", help="execute without asking (for CI)")
     p.add_argument("--no-execute", action="store_true", help="stop after the plan and leave the change set for review")
-    p.add_argument("--allow-replacement", nargs="+", metavar="LOGICAL_ID", default=[],
-                   help="allow replacing or deleting these stateful resources (logical ID, or layer/logical ID)")
+    allow_replacement_option(p)
     p.add_argument("--recreate", action="store_true",
                    help="delete a stack left in ROLLBACK_COMPLETE by a failed first create, then create it")
     local_option(p)

@@ -5,7 +5,15 @@ from __future__ import annotations
 
 import json
 
-from codemate_cfn.cli.common import built_templates, checked_params, connected, deploy_options, local_option, stack_options
+from codemate_cfn.cli.common import (
+    allow_replacement_option,
+    built_templates,
+    checked_params,
+    connected,
+    deploy_options,
+    local_option,
+    stack_options,
+)
 from codemate_cfn.console import Console
 from codemate_cfn.errors import EXIT_BLOCKED, EXIT_CHANGES, EXIT_OK
 
@@ -21,8 +29,7 @@ def register(sub) -> None:
         description="Everything deploy does up to the plan; the change set is deleted afterwards. " + EXIT_HELP,
     )
     stack_options(p)
-    p.add_argument("--allow-replacement", nargs="+", metavar="LOGICAL_ID", default=[],
-                   help="stateful resources the guard may let be replaced or deleted")
+    allow_replacement_option(p)
     p.add_argument("--output", choices=("text", "json"), default="text", help="text table (default) or JSON for CI")
     local_option(p)
     p.set_defaults(run=run)

@@ -10,8 +10,9 @@ from codemate_cfn.errors import EXIT_OK
 def register(sub) -> None:
     p = sub.add_parser("continue-rollback", help="continue the rollback of a stack in UPDATE_ROLLBACK_FAILED")
     stack_options(p)
-    p.add_argument("--skip", nargs="+", metavar="RESOURCE", default=[],
-                   help="resources that cannot roll back: LogicalId, or NestedStackLogicalId.LogicalId")
+    p.add_argument("--skip", action="append", metavar="RESOURCE", default=[],
+                   help="a resource that cannot roll back: LogicalId, or NestedStackLogicalId.LogicalId "
+                        "(repeat the option for more)")
     p.set_defaults(run=run)
 
 
