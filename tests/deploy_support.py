@@ -69,10 +69,11 @@ def options(params, **settings) -> flow.Options:
     return flow.Options(**{**defaults, **settings})
 
 
-def run_deploy(aws, templates, params, catalogue, ui=None, yes=True, execute=True, **settings) -> deploy_command.Outcome:
+def run_deploy(aws, templates, params, catalogue, ui=None, yes=True, execute=True, account=None,
+               **settings) -> deploy_command.Outcome:
     """The deploy command's flow with test defaults (--yes unless told)."""
     return deploy_command.deploy(aws, templates, params, catalogue, options(params, **settings), ui or Recorder(),
-                                 yes=yes, execute=execute)
+                                 yes=yes, execute=execute, account=account)
 
 
 def run_plan(aws, templates, params, catalogue, ui=None, **settings) -> flow.Proposal:

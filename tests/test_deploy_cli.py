@@ -54,6 +54,8 @@ def test_plan_output_json_and_its_exit_status(run, aws, templates, project, cata
     assert (shown["stack"], shown["status"]) == ("codemate-dev", "changes")
     assert {c["action"] for c in shown["changes"]} == {"add"} and shown["refused"] == []
     assert "Traceback" not in first.stderr  # stdout holds only the JSON; steps and events go to stderr
+    assert "- account 123456789012 (arn:aws:sts::123456789012:user/moto), region ap-northeast-2, stack codemate-dev, " \
+           "endpoint http://127.0.0.1:" in first.stderr  # who and where, before anything changes
 
     run_deploy(aws, templates, params_file(project, catalogue), catalogue)
     same = run("diff", "params/dev.json", "--output", "json")

@@ -246,8 +246,8 @@ def test_delete_asks_and_stops_without_an_answer(deployed, aws):
 
 def test_a_person_at_a_terminal_is_asked_before_execution(fresh_emulator, aws, templates, dev, catalogue):
     declined = Recorder(answer=False)
-    assert run_deploy(aws, templates, dev, catalogue, declined, yes=False).outcome == "not confirmed"
-    assert "Execute this change set on stack codemate-dev? -> False" in declined.noted
+    assert run_deploy(aws, templates, dev, catalogue, declined, yes=False, account="123456789012").outcome == "not confirmed"
+    assert "Execute this change set on stack codemate-dev in account 123456789012 (ap-northeast-2)? -> False" in declined.noted
     assert "stopped after the plan (not confirmed)" in declined.noted
     accepted = Recorder(answer=True)
     assert run_deploy(aws, templates, dev, catalogue, accepted, yes=False).outcome == "deployed"

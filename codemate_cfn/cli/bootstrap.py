@@ -20,5 +20,5 @@ def run(args) -> int:
     ui = Console()
     with connected(args, ui) as aws:
         bucket = bootstrap.ensure(aws, ui, args.poll_seconds)
-    ui.say(f"artifact bucket: {bucket} (stack {bootstrap.STACK_NAME}, {args.region})")
+    ui.say(f"artifact bucket: {bucket} (stack {bootstrap.STACK_NAME}, {aws.target.region})")
     return EXIT_OK

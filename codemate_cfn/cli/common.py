@@ -6,14 +6,23 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from contextlib import contextmanager
 from pathlib import Path
 
 from codemate_cfn.compile.project import Project
 from codemate_cfn.console import Console
-from codemate_cfn.deploy.aws import DEFAULT_REGION, RETRY_MODES, Aws, Target, translated_errors
-from codemate_cfn.errors import BuildError
+from codemate_cfn.deploy.aws import (
+    ENDPOINT_ENV,
+    RETRY_MODES,
+    Aws,
+    Target,
+    caller_identity,
+    resolve_region,
+    translated_errors,
+)
+from codemate_cfn.errors import BuildError, InvalidInput
 from codemate_cfn.table import format_table
 
 
@@ -34,7 +43,8 @@ def find_project(args) -> Project:
 
 def aws_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("AWS")
-    g.add_argument("--region", default=DEFAULT_REGION, help=f"AWS region (default {DEFAULT_REGION})")
+    g.add_argument("--region", default=None,
+                   help="AWS region (default: $AWS_REGION, $AWS_DEFAULT_REGION, the profile's, else the project's)")
     g.add_argument("--profile", default=None, help="AWS profile from the AWS config files")
     g.add_argument("--endpoint-url", default=None,
                    help="send AWS calls here instead (default: $AWS_ENDPOINT_URL, else AWS itself)")
@@ -71,23 +81,65 @@ def stack_name(args) -> str:
     return args.stack_name or f"codemate-{args.params_file.stem}"
 
 
+def checked_endpoint(url: str | None, source: str) -> str | None:
+    """An endpoint URL that botocore can use (http or https, a host, an
+    optional port), else one InvalidInput line naming where it came from."""
+    if not url:
+        return None
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number or out of range
+    except ValueError as exc:
+        raise InvalidInput(f"{source} {url!r}: {exc}") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise InvalidInput(f"{source} {url!r}: not an http:// or https:// URL with a host")
+    return url
+
+
+def chosen_region(args) -> str:
+    """The region to work in, refused unless the templates are made for it."""
+    from codemate_cfn.compile.discovery import load_conventions
+
+    allowed = load_conventions(find_project(args).root).regions
+    region, source = resolve_region(args.region, getattr(args, "profile", None), allowed[0])
+    if region not in allowed:
+        raise InvalidInput(f"region {region} (from {source}): the templates are made for "
+                           f"{', '.join(allowed)} only")
+    return region
+
+
 @contextmanager
 def connected(args, ui: Console):
-    """An Aws for the command: the emulator's with --local, else the target's."""
+    """An Aws for the command: the emulator's with --local, else the target's.
+    Every value is checked before anything starts."""
+    region = chosen_region(args)
     if getattr(args, "local", False):
         from codemate_cfn import emulator
 
         with emulator.running() as local:
             ui.step(f"local AWS emulator (moto) at {local.url}: nothing reaches AWS, and what it does not "
                     f"model is listed as not emulated")
-            aim = Target(region=args.region, endpoint_url=local.url, retry_mode=args.retry_mode,
+            aim = Target(region=region, endpoint_url=local.url, retry_mode=args.retry_mode,
                          credentials=emulator.DUMMY_KEYS)
             with translated_errors(aim):
                 yield Aws(aim)
         return
-    aim = Target(region=args.region, profile=args.profile, endpoint_url=args.endpoint_url, retry_mode=args.retry_mode)
+    endpoint = checked_endpoint(args.endpoint_url, "--endpoint-url") or checked_endpoint(
+        os.environ.get(ENDPOINT_ENV), ENDPOINT_ENV)
+    aim = Target(region=region, profile=args.profile, endpoint_url=endpoint, retry_mode=args.retry_mode)
     with translated_errors(aim):
         yield Aws(aim)
+
+
+def who_and_where(aws, stack: str, ui: Console) -> str:
+    """Say which account, region, stack and endpoint a command is about to
+    work on; returns the account."""
+    identity = caller_identity(aws)
+    ui.step(f"account {identity['Account']} ({identity['Arn']}), region {aws.target.region}, stack {stack}, "
+            f"endpoint {aws.target.endpoint or 'AWS'}")
+    return identity["Account"]
 
 
 def not_emulated(aws, stack_id: str, labels: dict[str, str]) -> list[str]:

@@ -15,6 +15,7 @@ from codemate_cfn.cli.common import (
     not_emulated,
     outputs_table,
     stack_options,
+    who_and_where,
 )
 from codemate_cfn.cli.plan import EXIT_HELP
 from codemate_cfn.console import Console
@@ -73,7 +74,8 @@ class Outcome:
         return self.proposal.change_set
 
 
-def deploy(aws, templates, params, catalogue, options, ui, yes: bool = False, execute: bool = True) -> Outcome:
+def deploy(aws, templates, params, catalogue, options, ui, yes: bool = False, execute: bool = True,
+           account: str | None = None) -> Outcome:
     """Propose, show the plan, and execute what the guard and the user allow."""
     from codemate_cfn.deploy import flow, plan_view
 
@@ -95,7 +97,8 @@ def deploy(aws, templates, params, catalogue, options, ui, yes: bool = False, ex
         ui.note(f"change set {change_set.name} left for review on stack {options.stack_name}; execute it with: "
                 f"aws cloudformation execute-change-set --change-set-name {change_set.id}")
         return Outcome("left for review", proposal)
-    if not yes and not ui.confirm(f"Execute this change set on stack {options.stack_name}?"):
+    where = f" in account {account} ({aws.target.region})" if account else ""
+    if not yes and not ui.confirm(f"Execute this change set on stack {options.stack_name}{where}?"):
         flow.discard(aws, proposal)
         why = "not confirmed" if ui.can_ask() else "no terminal to confirm on; pass --yes to deploy without asking"
         ui.note(f"stopped after the plan ({why}); the change set was deleted")
@@ -110,7 +113,9 @@ def run(args) -> int:
     params, catalogue = checked_params(project, args.params_file, ui)
     options = deploy_options(args, project, recreate=args.recreate)
     with connected(args, ui) as aws:
-        result = deploy(aws, templates, params, catalogue, options, ui, yes=args.yes, execute=not args.no_execute)
+        account = who_and_where(aws, options.stack_name, ui)
+        result = deploy(aws, templates, params, catalogue, options, ui, yes=args.yes, execute=not args.no_execute,
+                        account=account)
         placeholders = (not_emulated(aws, result.change_set.stack_id, result.proposal.labels)
                         if result.outcome == "deployed" else [])
     if result.outcome == "deployed":

@@ -21,7 +21,7 @@ def run(args) -> int:
 
     ui = Console()
     with connected(args, ui) as aws:
-        stack = existing(aws.cloudformation, stack_name(args), args.region)
+        stack = existing(aws.cloudformation, stack_name(args), aws.target.region)
     outputs = stack.get("Outputs") or []
     if args.output == "json":
         ui.say(json.dumps({o["OutputKey"]: o["OutputValue"] for o in outputs}, indent=2, sort_keys=True))

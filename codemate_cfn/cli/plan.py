@@ -13,6 +13,7 @@ from codemate_cfn.cli.common import (
     deploy_options,
     local_option,
     stack_options,
+    who_and_where,
 )
 from codemate_cfn.console import Console
 from codemate_cfn.errors import EXIT_BLOCKED, EXIT_CHANGES, EXIT_OK
@@ -58,6 +59,7 @@ def run(args) -> int:
     params, catalogue = checked_params(project, args.params_file, ui)
     options = deploy_options(args, project)
     with connected(args, ui) as aws:
+        who_and_where(aws, options.stack_name, ui)
         proposal = plan(aws, templates, params, catalogue, options, ui)
     if args.output == "json":
         ui.say(json.dumps({"stack": options.stack_name, **plan_view.plan_json(proposal.changes, proposal.refused)},

@@ -53,7 +53,7 @@ class Aws:
 
     def __init__(self, target: Target, session=None):
         import boto3
-        from botocore.exceptions import ProfileNotFound
+        from botocore.exceptions import BotoCoreError, ProfileNotFound
 
         from codemate_cfn.errors import CodemateError
 
@@ -67,6 +67,8 @@ class Aws:
             self.session = session or boto3.Session(profile_name=target.profile, region_name=target.region, **keys)
         except ProfileNotFound:
             raise CodemateError(f"AWS profile {target.profile!r} not found in the AWS config files") from None
+        except BotoCoreError as exc:  # a malformed config or credentials file
+            raise CodemateError(f"AWS config: {exc}") from None
         self.calls: Counter[str] = Counter()
         self.session.events.register("before-call", self._count)
         self.session.events.register("before-send", self._within_deadline)
@@ -138,6 +140,39 @@ class CallDeadline(Exception):
         self.seconds = seconds
 
 
+REGION_ENV = ("AWS_REGION", "AWS_DEFAULT_REGION")
+
+
+def resolve_region(given: str | None, profile: str | None, fallback: str) -> tuple[str, str]:
+    """(region, where it came from), the way the AWS CLI looks: --region,
+    then AWS_REGION / AWS_DEFAULT_REGION, then the profile's config, then
+    `fallback` (the project's own region)."""
+    from codemate_cfn.errors import CodemateError
+
+    if given:
+        return given, "--region"
+    for name in REGION_ENV:
+        if os.environ.get(name):
+            return os.environ[name], name
+    import boto3
+    from botocore.exceptions import BotoCoreError, ProfileNotFound
+
+    try:
+        configured = boto3.Session(profile_name=profile).region_name
+    except ProfileNotFound:
+        raise CodemateError(f"AWS profile {profile!r} not found in the AWS config files") from None
+    except BotoCoreError as exc:
+        raise CodemateError(f"AWS config: {exc}") from None
+    if configured:
+        return configured, f"profile {profile or 'default'}"
+    return fallback, "the project's default"
+
+
+def caller_identity(aws) -> dict:
+    """Who the calls go out as: {"Account", "Arn", "UserId"} (STS)."""
+    return aws.client("sts").get_caller_identity()
+
+
 def url_suffix(region: str) -> str:
     """The domain suffix of the region's partition (AWS::URLSuffix)."""
     return "amazonaws.com.cn" if region.startswith("cn-") else "amazonaws.com"
@@ -155,6 +190,7 @@ def error_message(exc) -> str:
 def translated_errors(target: Target):
     """Turn botocore's exceptions into one-line CodemateErrors."""
     from botocore.exceptions import (
+        BotoCoreError,
         ClientError,
         ConnectionClosedError,
         ConnectTimeoutError,
@@ -190,3 +226,5 @@ def translated_errors(target: Target):
     except ClientError as exc:
         operation = getattr(exc, "operation_name", "an AWS call")
         raise CodemateError(f"{operation} failed: {error_code(exc)}: {error_message(exc)}") from None
+    except BotoCoreError as exc:  # e.g. a profile or config file botocore reads only now
+        raise CodemateError(f"{target.describe()}: {exc}") from None

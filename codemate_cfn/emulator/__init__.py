@@ -664,8 +664,27 @@ class Emulator:
         self.server.stop()
 
 
+def _check_free(port: int) -> None:
+    """A port already taken would leave moto's server thread dead and its
+    caller waiting: say so at once instead."""
+    import socket
+
+    from codemate_cfn.errors import CodemateError, InvalidInput
+
+    if not 0 <= port <= 65535:
+        raise InvalidInput(f"--port {port}: a port is a number from 1 to 65535 (0 picks a free one)")
+    probe = socket.socket()
+    try:
+        probe.bind(("127.0.0.1", port))
+    except OSError as exc:
+        raise CodemateError(f"port {port} on 127.0.0.1 cannot be used: {exc.strerror or exc}") from None
+    finally:
+        probe.close()
+
+
 def start(port: int = 0) -> Emulator:
     """moto's server on 127.0.0.1, on `port` (0: a free one), with the patches applied."""
+    _check_free(port)
     try:
         from moto.server import ThreadedMotoServer
     except ImportError:
