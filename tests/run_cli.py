@@ -1,27 +1,54 @@
 """Runs the command line the way people do: `python -m codemate_cfn ...` in
-a fresh process, and checks that errors come out as one line each."""
+a fresh process, or its `main()` in this one; and checks that errors come
+out as one line each."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def cli(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
-    """`python -m codemate_cfn ARGS` in a fresh process of this Python."""
+    """`python -m codemate_cfn ARGS` in a fresh process of this Python,
+    running this tree's codemate_cfn wherever `cwd` is."""
+    path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
     return subprocess.run(
         [sys.executable, "-m", "codemate_cfn", *map(str, args)],
         cwd=cwd,
+        env={**os.environ, "PYTHONPATH": path},
         capture_output=True,
         text=True,
         timeout=120,
     )
 
 
-def assert_one_line_errors(done: subprocess.CompletedProcess) -> list[str]:
+@dataclass
+class Done:
+    """What `main()` run in this process did: as a CompletedProcess says it."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def in_process(capsys, *args: str) -> Done:
+    """`codemate_cfn.cli.main(ARGS)` in this process, its output captured
+    with pytest's `capsys`. Any project (`--project-dir`) can be built here:
+    each is imported as a package of its own."""
+    from codemate_cfn.cli import main
+
+    capsys.readouterr()
+    status = main([str(a) for a in args])
+    out, err = capsys.readouterr()
+    return Done(status, out, err)
+
+
+def assert_one_line_errors(done: subprocess.CompletedProcess | Done) -> list[str]:
     """stderr holds only `error: ...` lines (and `- progress` lines), no
     traceback; returns the error lines without the `error: ` prefix."""
     assert "Traceback" not in done.stderr, done.stderr

@@ -6,8 +6,6 @@ docs/stateful-resources.md."""
 
 import json
 import re
-import shutil
-import sys
 
 import pytest
 
@@ -225,23 +223,10 @@ LAYER = Layer("scratch", "a layer whose stateful resources keep nothing", build)
 '''
 
 
-@pytest.fixture
-def project_copy(tmp_path, monkeypatch):
-    """This project's sources and parameter files in tmp_path, importable as
-    templates_src in place of the real ones for the length of the test."""
-    shutil.copytree(ROOT / "templates_src", tmp_path / "templates_src",
-                    ignore=shutil.ignore_patterns("__pycache__"))
-    shutil.copytree(ROOT / "params", tmp_path / "params")
-    monkeypatch.setattr(sys, "path", list(sys.path))
-    for name in [m for m in sys.modules if m == "templates_src" or m.startswith("templates_src.")]:
-        monkeypatch.delitem(sys.modules, name)
-    return tmp_path
-
-
 def test_the_build_fails_naming_each_stateful_resource_without_its_policies(project_copy):
     (project_copy / "templates_src" / "scratch.py").write_text(UNPROTECTED_LAYER)
     with pytest.raises(BuildError) as failure:
-        build(Project(project_copy, output=project_copy / "build"), force=True)
+        build(Project(project_copy, output=project_copy / "build"), force=True)  # in this process
     lines = str(failure.value).splitlines()
     assert any(line.startswith("scratch.json: ScratchBucket (AWS::S3::Bucket) needs DeletionPolicy") for line in lines)
     assert any(line.startswith("scratch.json: ScratchBucket (AWS::S3::Bucket) needs UpdateReplacePolicy")

@@ -77,24 +77,46 @@ def compiler_files() -> list[Path]:
     return sorted(package.rglob("*.py"))
 
 
-def fingerprint(project: Project) -> str:
-    """Hash of everything a build's output depends on."""
-    digest = hashlib.sha256()
-    sources = sorted(project.sources.rglob("*.py"))
-    compiler = Path(codemate_cfn.__file__).parent.parent
-    # Named relative to their tree, so a copy of the project has the same key.
-    files = [
-        *((p, p.relative_to(project.root)) for p in sources),
-        *((p, p.relative_to(project.root)) for p in project.param_files()),
-        *((p, p.relative_to(compiler)) for p in compiler_files()),
-    ]
+# Custom cfn-lint rules directories every build runs (cfn-lint's `append_rules`).
+RULES_DIRS: tuple[Path, ...] = ()
+
+
+def _hash_files(digest, files: list[tuple[Path, Path]]) -> None:
     for path, name in files:
         digest.update(str(name).encode())
         digest.update(b"\0")
         digest.update(path.read_bytes())
         digest.update(b"\0")
-    digest.update(json.dumps(_tool_versions(), sort_keys=True).encode())
-    return digest.hexdigest()
+
+
+def _keys(project: Project, rules_dirs=()) -> tuple[str, str]:
+    """(build key, template-inputs key). The build key covers everything a
+    build's output and verdict depend on; the template-inputs key only what
+    the rendered templates do (sources, compiler, tool versions: not the
+    parameter files nor the lint rules)."""
+    sources = sorted(project.sources.rglob("*.py"))
+    compiler = Path(codemate_cfn.__file__).parent.parent
+    # Named relative to their tree, so a copy of the project has the same key.
+    inputs = hashlib.sha256()
+    _hash_files(inputs, [
+        *((p, p.relative_to(project.root)) for p in sources),
+        *((p, p.relative_to(compiler)) for p in compiler_files()),
+    ])
+    inputs.update(json.dumps(_tool_versions(), sort_keys=True).encode())
+    inputs_key = inputs.hexdigest()
+    digest = hashlib.sha256(inputs_key.encode())
+    _hash_files(digest, [(p, p.relative_to(project.root)) for p in project.param_files()])
+    if rules_dirs:
+        from codemate_cfn.compile.lintcache import tree_files
+
+        for i, folder in enumerate(map(Path, rules_dirs)):
+            _hash_files(digest, [(p, Path(f"rules{i}", p.relative_to(folder))) for p in tree_files(folder)])
+    return digest.hexdigest(), inputs_key
+
+
+def fingerprint(project: Project, rules_dirs=()) -> str:
+    """Hash of everything a build's output depends on."""
+    return _keys(project, rules_dirs)[0]
 
 
 def _sha256(path: Path) -> str | None:
@@ -132,15 +154,22 @@ def _manifest_text(manifest: dict) -> str:
     return json.dumps(manifest, indent=2) + "\n"
 
 
-def build(project: Project, force: bool = False, progress: Callable[[str], None] = lambda _: None) -> BuildResult:
+def build(
+    project: Project,
+    force: bool = False,
+    progress: Callable[[str], None] = lambda _: None,
+    rules_dirs: tuple[Path, ...] | None = None,
+) -> BuildResult:
     """Build every template; raises InvalidInput or BuildError on problems.
 
     Lint findings that fail the build are returned in `findings` with the
     templates written, so they can be read; the cache is only written for a
-    build with none.
+    build with none. `rules_dirs`: custom cfn-lint rules directories
+    (default RULES_DIRS).
     """
     started = time.perf_counter()
-    key = fingerprint(project)
+    rules_dirs = RULES_DIRS if rules_dirs is None else tuple(rules_dirs)
+    key, inputs_key = _keys(project, rules_dirs)
     if not force:
         hit = _cached(project, key)
         if hit is not None:
@@ -148,10 +177,15 @@ def build(project: Project, force: bool = False, progress: Callable[[str], None]
             return hit
 
     from codemate_cfn.compile import lint
+    from codemate_cfn.compile.lintcache import LintCache, linter_key
 
-    worker = lint.start_worker()  # cfn-lint warms up in it while we render
+    cache = LintCache.read(project.build_dir, linter_key(_tool_versions()["cfn-lint"], rules_dirs))
+    # cfn-lint warms up while we render, unless the templates are bound to
+    # come out as last time (only parameter files changed, or --force):
+    # then it is started, after rendering, only if something needs linting.
+    worker = lint.start_worker(rules_dirs) if cache.rendered_from != inputs_key else None
     try:
-        result = _build(project, key, worker, progress)
+        result = _build(project, key, inputs_key, cache, rules_dirs, worker, progress)
     finally:
         if worker is not None:
             worker.close()
@@ -159,7 +193,8 @@ def build(project: Project, force: bool = False, progress: Callable[[str], None]
     return result
 
 
-def _build(project: Project, key: str, worker, progress: Callable[[str], None]) -> BuildResult:
+def _build(project: Project, key: str, inputs_key: str, cache, rules_dirs, worker,
+           progress: Callable[[str], None]) -> BuildResult:
     from codemate_cfn import stateful
     from codemate_cfn.compile import limits
     from codemate_cfn.compile import lint
@@ -207,16 +242,39 @@ def _build(project: Project, key: str, worker, progress: Callable[[str], None]) 
     if problems:
         raise BuildError("\n".join(problems))
 
-    progress(f"linting {len(paths)} templates with cfn-lint {installed_version('cfn-lint')} ({lint.REGION})")
-    findings = lint.lint_templates(paths, worker)
+    findings = _lint(project, list(zip(paths, infos)), cache, inputs_key, rules_dirs, worker, progress)
     manifest = {"order": rendered.order, "templates": [asdict(i) for i in infos]}
     (project.build_dir / MANIFEST_FILE).write_text(_manifest_text(manifest))
-    cache = project.build_dir / CACHE_FILE
+    build_cache = project.build_dir / CACHE_FILE
     if lint.failing(findings):
-        cache.unlink(missing_ok=True)
+        build_cache.unlink(missing_ok=True)
     else:
-        cache.write_text(json.dumps({"key": key, "manifest": manifest}, indent=2) + "\n")
+        build_cache.write_text(json.dumps({"key": key, "manifest": manifest}, indent=2) + "\n")
     return BuildResult(infos, rendered.order, cached=False, seconds=0.0, findings=findings)
+
+
+def _lint(project: Project, written: list[tuple[Path, TemplateInfo]], cache, inputs_key: str, rules_dirs,
+          worker, progress: Callable[[str], None]) -> list:
+    """Every template's findings: cfn-lint runs only on those whose bytes
+    it has not seen (the lint cache), the others' come from the cache."""
+    from codemate_cfn.compile import lint
+
+    todo = [(p, t) for p, t in written if cache.findings(p.name, t.sha256) is None]
+    version = f"cfn-lint {installed_version('cfn-lint')} ({lint.REGION})"
+    if todo:
+        which = f"{len(todo)} templates" if len(todo) == len(written) else \
+            f"{len(todo)} of {len(written)} templates ({', '.join(t.name for _, t in todo)})"
+        progress(f"linting {which} with {version}")
+        costs = cache.costs({p.name: t.bytes for p, t in todo})
+        linted = lint.lint_templates([p for p, _ in todo], worker, rules_dirs, costs)
+        for p, t in todo:
+            cache.record(p.name, t.sha256, t.bytes, linted.seconds.get(p.name, 0.0),
+                         [f for f in linted.findings if f.template == p.name])
+    else:
+        progress(f"{version}: no template changed since it was last linted")
+    cache.write(project.build_dir, [p.name for p, _ in written], inputs_key)
+    found = [f for p, t in written for f in cache.findings(p.name, t.sha256)]
+    return sorted(found, key=lambda f: (f.template, f.line, f.rule))
 
 
 def load_manifest(project: Project) -> dict:

@@ -167,10 +167,18 @@ def source_location(exc: BaseException) -> str:
     return ""
 
 
+def readable(message: str) -> str:
+    """`message` with the loaded projects' module names said as people
+    write them: "_codemate_src_<hash>.kit" -> "templates_src.kit"."""
+    for name in _LOADED:
+        message = message.replace(name, SOURCE_PACKAGE)
+    return message
+
+
 def _one_line(exc: Exception, fallback: str) -> BuildError:
     where = source_location(exc) or fallback
     message = exc.msg if isinstance(exc, SyntaxError) else str(exc)
-    return BuildError(f"{where}: {type(exc).__name__}: {message}")
+    return BuildError(f"{where}: {type(exc).__name__}: {readable(message)}")
 
 
 def load_module(project_dir: Path, name: str) -> ModuleType:
