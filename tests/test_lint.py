@@ -178,3 +178,16 @@ def test_a_crash_inside_cfn_lint_is_a_build_error_naming_the_batch(bad_templates
 def test_nothing_to_lint_starts_nothing(monkeypatch):
     monkeypatch.setattr(lint, "start_worker", lambda *_: pytest.fail("started a worker for no templates"))
     assert lint_templates([]) == lint.Linted([], {})
+
+
+def test_another_linter_voids_the_findings_but_keeps_the_costs(tmp_path):
+    finding = Finding("a.json", "Vpc", "W1", "warning", "w", 3)
+    old = LintCache("cfn-lint 1.58")
+    old.record("a.json", "sha-a", 100, 1.0, [finding])
+    old.write(tmp_path, ["a.json"], "inputs")
+
+    same, other = LintCache.read(tmp_path, "cfn-lint 1.58"), LintCache.read(tmp_path, "cfn-lint 1.99")
+
+    assert (same.findings("a.json", "sha-a"), same.rendered_from) == ([finding], "inputs")
+    assert other.findings("a.json", "sha-a") is None
+    assert other.costs({"a.json": 200}) == {"a.json": 2.0}

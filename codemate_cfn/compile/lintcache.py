@@ -16,9 +16,10 @@ The file:
     }
 
 A template's findings are reused when its name, its bytes (sha256) and the
-linter key all match; they depend on nothing else (see lint.py). A file that
-is missing, unreadable, of another format or another linter key is an empty
-cache: everything is linted again, never a traceback.
+linter key all match; they depend on nothing else (see lint.py). Under
+another linter key only the costs are kept (to balance the batches). A file
+that is missing, unreadable or of another format is an empty cache:
+everything is linted again, never a traceback.
 """
 
 from __future__ import annotations
@@ -79,12 +80,17 @@ class LintCache:
         empty one."""
         try:
             data = json.loads((build_dir / CACHE_FILE).read_text())
-            if data["format"] != FORMAT or data["linter"] != linter:
+            if data["format"] != FORMAT:
                 return cls(linter)
             rendered_from = data["rendered_from"]
             entries = {str(name): _entry(str(name), entry) for name, entry in data["templates"].items()}
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
             return cls(linter)  # missing, garbled or foreign: lint everything again
+        if data["linter"] != linter:
+            # Another cfn-lint or other rules: every finding is void, but
+            # what each template cost still balances the batches.
+            for entry in entries.values():
+                entry.sha256, entry.findings = "", []
         return cls(linter, rendered_from if isinstance(rendered_from, str) else None, entries)
 
     def findings(self, name: str, sha256: str) -> list[Finding] | None:
