@@ -1,6 +1,7 @@
 """`build`: render, check and lint every template into build/, skipping all
-work when neither the sources, the parameter files nor the tool versions
-changed since the last good build."""
+work when neither the sources, the parameter files, the compiler nor the
+tool versions changed since the last good build, and linting only the
+templates whose bytes cfn-lint has not seen (compile/lintcache.py)."""
 
 from __future__ import annotations
 
@@ -176,25 +177,16 @@ def build(
             hit.seconds = time.perf_counter() - started
             return hit
 
-    from codemate_cfn.compile import lint
-    from codemate_cfn.compile.lintcache import LintCache, linter_key
-
-    cache = LintCache.read(project.build_dir, linter_key(_tool_versions()["cfn-lint"], rules_dirs))
-    # cfn-lint warms up while we render, unless the templates are bound to
-    # come out as last time (only parameter files changed, or --force):
-    # then it is started, after rendering, only if something needs linting.
-    worker = lint.start_worker(rules_dirs) if cache.rendered_from != inputs_key else None
+    linting = _Linting(project, inputs_key, rules_dirs)
     try:
-        result = _build(project, key, inputs_key, cache, rules_dirs, worker, progress)
+        result = _build(project, key, linting, progress)
     finally:
-        if worker is not None:
-            worker.close()
+        linting.close()
     result.seconds = time.perf_counter() - started
     return result
 
 
-def _build(project: Project, key: str, inputs_key: str, cache, rules_dirs, worker,
-           progress: Callable[[str], None]) -> BuildResult:
+def _build(project: Project, key: str, linting: "_Linting", progress: Callable[[str], None]) -> BuildResult:
     from codemate_cfn import stateful
     from codemate_cfn.compile import limits
     from codemate_cfn.compile import lint
@@ -242,7 +234,7 @@ def _build(project: Project, key: str, inputs_key: str, cache, rules_dirs, worke
     if problems:
         raise BuildError("\n".join(problems))
 
-    findings = _lint(project, list(zip(paths, infos)), cache, inputs_key, rules_dirs, worker, progress)
+    findings = linting.findings(list(zip(paths, infos)), progress)
     manifest = {"order": rendered.order, "templates": [asdict(i) for i in infos]}
     (project.build_dir / MANIFEST_FILE).write_text(_manifest_text(manifest))
     build_cache = project.build_dir / CACHE_FILE
@@ -253,28 +245,46 @@ def _build(project: Project, key: str, inputs_key: str, cache, rules_dirs, worke
     return BuildResult(infos, rendered.order, cached=False, seconds=0.0, findings=findings)
 
 
-def _lint(project: Project, written: list[tuple[Path, TemplateInfo]], cache, inputs_key: str, rules_dirs,
-          worker, progress: Callable[[str], None]) -> list:
-    """Every template's findings: cfn-lint runs only on those whose bytes
-    it has not seen (the lint cache), the others' come from the cache."""
-    from codemate_cfn.compile import lint
+class _Linting:
+    """cfn-lint for one build: the lint cache of its build directory, and
+    the worker, started at once (to warm up while the build renders) unless
+    the templates are bound to come out as last time (only parameter files
+    changed, or --force); then it starts only if something needs linting."""
 
-    todo = [(p, t) for p, t in written if cache.findings(p.name, t.sha256) is None]
-    version = f"cfn-lint {installed_version('cfn-lint')} ({lint.REGION})"
-    if todo:
-        which = f"{len(todo)} templates" if len(todo) == len(written) else \
-            f"{len(todo)} of {len(written)} templates ({', '.join(t.name for _, t in todo)})"
-        progress(f"linting {which} with {version}")
-        costs = cache.costs({p.name: t.bytes for p, t in todo})
-        linted = lint.lint_templates([p for p, _ in todo], worker, rules_dirs, costs)
-        for p, t in todo:
-            cache.record(p.name, t.sha256, t.bytes, linted.seconds.get(p.name, 0.0),
-                         [f for f in linted.findings if f.template == p.name])
-    else:
-        progress(f"{version}: no template changed since it was last linted")
-    cache.write(project.build_dir, [p.name for p, _ in written], inputs_key)
-    found = [f for p, t in written for f in cache.findings(p.name, t.sha256)]
-    return sorted(found, key=lambda f: (f.template, f.line, f.rule))
+    def __init__(self, project: Project, inputs_key: str, rules_dirs: tuple[Path, ...]):
+        from codemate_cfn.compile import lint
+        from codemate_cfn.compile.lintcache import LintCache, linter_key
+
+        self.project, self.inputs_key, self.rules_dirs = project, inputs_key, rules_dirs
+        self.cache = LintCache.read(project.build_dir, linter_key(_tool_versions()["cfn-lint"], rules_dirs))
+        self.worker = lint.start_worker(rules_dirs) if self.cache.rendered_from != inputs_key else None
+
+    def findings(self, written: list[tuple[Path, TemplateInfo]], progress: Callable[[str], None]) -> list:
+        """Every template's findings: cfn-lint runs only on those whose
+        bytes it has not linted (per the cache), the others' are the cache's."""
+        from codemate_cfn.compile import lint
+
+        cache = self.cache
+        todo = [(p, t) for p, t in written if cache.findings(p.name, t.sha256) is None]
+        version = f"cfn-lint {installed_version('cfn-lint')} ({lint.REGION})"
+        if todo:
+            which = f"{len(todo)} templates" if len(todo) == len(written) else \
+                f"{len(todo)} of {len(written)} templates ({', '.join(t.name for _, t in todo)})"
+            progress(f"linting {which} with {version}")
+            costs = cache.costs({p.name: t.bytes for p, t in todo})
+            linted = lint.lint_templates([p for p, _ in todo], self.worker, self.rules_dirs, costs)
+            for p, t in todo:
+                cache.record(p.name, t.sha256, t.bytes, linted.seconds.get(p.name, 0.0),
+                             [f for f in linted.findings if f.template == p.name])
+        else:
+            progress(f"{version}: no template changed since it was last linted")
+        cache.write(self.project.build_dir, [p.name for p, _ in written], self.inputs_key)
+        found = [f for p, t in written for f in cache.findings(p.name, t.sha256)]
+        return sorted(found, key=lambda f: (f.template, f.line, f.rule))
+
+    def close(self) -> None:
+        if self.worker is not None:
+            self.worker.close()
 
 
 def load_manifest(project: Project) -> dict:

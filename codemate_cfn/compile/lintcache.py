@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -123,4 +124,8 @@ class LintCache:
             "rendered_from": rendered_from,
             "templates": {name: asdict(self.entries[name]) for name in names if name in self.entries},
         }
-        (build_dir / CACHE_FILE).write_text(json.dumps(data, indent=1) + "\n")
+        # Written aside and renamed: a build reading it meanwhile sees the
+        # old file or the new one, never half of one.
+        partial = build_dir / f".{CACHE_FILE}.{os.getpid()}"
+        partial.write_text(json.dumps(data, indent=1) + "\n")
+        os.replace(partial, build_dir / CACHE_FILE)
