@@ -16,7 +16,7 @@ import pytest
 from codemate_cfn.compile.build import build
 from codemate_cfn.compile.project import Project
 from codemate_cfn.compile.render import render
-from run_cli import ROOT, in_process
+from run_cli import ROOT, copy_project, in_process
 
 
 def pytest_addoption(parser):
@@ -53,14 +53,6 @@ def build_copy(built, tmp_path) -> Project:
     source, _ = built
     shutil.copytree(source.build_dir, tmp_path / "build")
     return Project(source.root, output=tmp_path / "build")
-
-
-def copy_project(where: Path) -> Path:
-    """A copy of the project's sources and parameter files in `where`."""
-    where.mkdir(parents=True)
-    for part in ("templates_src", "params"):
-        shutil.copytree(ROOT / part, where / part, ignore=shutil.ignore_patterns("__pycache__"))
-    return where
 
 
 @pytest.fixture

@@ -5,12 +5,21 @@ out as one line each."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def copy_project(where: Path) -> Path:
+    """A copy of the project's sources and parameter files in `where`."""
+    where.mkdir(parents=True)
+    for part in ("templates_src", "params"):
+        shutil.copytree(ROOT / part, where / part, ignore=shutil.ignore_patterns("__pycache__"))
+    return where
 
 
 def cli(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:

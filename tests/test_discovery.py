@@ -17,7 +17,7 @@ from codemate_cfn.compile.discovery import load_layers, load_module, package_nam
 from codemate_cfn.compile.project import Project
 from codemate_cfn.compile.render import render
 from codemate_cfn.errors import BuildError
-from conftest import copy_project
+from run_cli import copy_project
 
 NETWORK_DESCRIPTION = "VPC, subnets"
 
