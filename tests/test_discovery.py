@@ -129,22 +129,28 @@ def test_modules_without_a_layer_are_skipped(project_copy):
     assert [layer.name for layer in load_layers(project_copy)] == ["data", "network", "security", "storage"]
 
 
-def test_a_bug_in_a_layer_packages_helper_names_that_file_and_line(project_copy):
-    write_package(project_copy, {**PACKAGE_LAYER, "names.py": 'NAMES = ["FirstHandle", "Second Handle"]\n'})
+BROKEN_PACKAGES = {
+    "a bug in a helper": (
+        {"names.py": 'NAMES = ["FirstHandle", "Second Handle"]\n'},
+        r"layer extra: .*\(templates_src/extra/handles\.py line 8, ValueError\)",
+    ),
+    "a syntax error in a helper": (
+        {"names.py": '\nNAMES = ["FirstHandle", "SecondHandle"\n'},
+        r"templates_src/extra/names\.py line 2: SyntaxError: '\[' was never closed",
+    ),
+    "a helper importing a missing module": (
+        {"handles.py": "from .absent import NAMES\n"},
+        r"templates_src/extra/handles\.py line 1: ModuleNotFoundError: No module named 'templates_src\.extra\.absent'",
+    ),
+}
+
+
+@pytest.mark.parametrize("mistake", sorted(BROKEN_PACKAGES))
+def test_a_mistake_in_a_layer_package_is_one_line_naming_its_file_and_line(project_copy, mistake):
+    changed, expected = BROKEN_PACKAGES[mistake]
+    write_package(project_copy, {**PACKAGE_LAYER, **changed})
     line = build_error(project_copy)
-    assert re.fullmatch(r"layer extra: .*\(templates_src/extra/handles\.py line 8, ValueError\)", line), line
-
-
-def test_a_syntax_error_in_a_layer_packages_helper_names_that_file_and_line(project_copy):
-    write_package(project_copy, {**PACKAGE_LAYER, "names.py": '\nNAMES = ["FirstHandle", "SecondHandle"\n'})
-    line = build_error(project_copy)
-    assert re.fullmatch(r"templates_src/extra/names\.py line 2: SyntaxError: .*", line), line
-
-
-def test_a_missing_helper_module_names_the_importing_line(project_copy):
-    write_package(project_copy, {**PACKAGE_LAYER, "handles.py": "from .absent import NAMES\n"})
-    line = build_error(project_copy)
-    assert line == "templates_src/extra/handles.py line 1: ModuleNotFoundError: No module named 'templates_src.extra.absent'"
+    assert re.fullmatch(expected, line), line
 
 
 def test_a_project_without_templates_src_init_is_one_line(project_copy):

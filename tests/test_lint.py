@@ -112,12 +112,14 @@ def test_findings_of_both_batches_are_merged_and_sorted(findings):
     assert multiprocessing.active_children() == []
 
 
-def test_batches_are_balanced_by_size(tmp_path):
-    sizes = {"a": 900, "b": 500, "c": 400, "d": 100}
-    paths = []
+def files_of(folder: Path, sizes: dict[str, int]) -> list[Path]:
     for name, size in sizes.items():
-        (tmp_path / name).write_text("x" * size)
-        paths.append(tmp_path / name)
+        (folder / name).write_text("x" * size)
+    return [folder / name for name in sizes]
+
+
+def test_batches_are_balanced_by_size(tmp_path):
+    paths = files_of(tmp_path, {"a": 900, "b": 500, "c": 400, "d": 100})
 
     batches = balanced_batches(paths, 2)
 
@@ -127,13 +129,9 @@ def test_batches_are_balanced_by_size(tmp_path):
 def test_batches_are_balanced_by_cost_when_costs_are_known(tmp_path):
     """The data layer costs several times more per byte than the others: by
     size it would share a batch, by cost it is alone."""
-    sizes = {"data.json": 20_300, "network.json": 19_800, "storage.json": 19_300, "root.json": 10_200,
-             "security.json": 8_400}
+    paths = files_of(tmp_path, {"data.json": 20_300, "network.json": 19_800, "storage.json": 19_300,
+                                "root.json": 10_200, "security.json": 8_400})
     costs = {"data.json": 1.0, "network.json": 0.25, "storage.json": 0.3, "root.json": 0.1, "security.json": 0.15}
-    paths = []
-    for name, size in sizes.items():
-        (tmp_path / name).write_text("x" * size)
-        paths.append(tmp_path / name)
 
     by_size = balanced_batches(paths, 2)
     by_cost = balanced_batches(paths, 2, costs)
