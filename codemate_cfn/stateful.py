@@ -27,24 +27,6 @@ def is_stateful(resource_type: str) -> bool:
 
 # Superseded by the cfn-lint rule E9001 (codemate_cfn/compile/rules/StatefulPolicies.py):
 # remove once the build lints with the project rules.
-def missing_policies(template_name: str, template: dict) -> list[str]:
-    """One line per stateful resource without a data-keeping
-    DeletionPolicy and UpdateReplacePolicy."""
-    problems = []
-    for logical_id, resource in template.get("Resources", {}).items():
-        rtype = resource.get("Type", "")
-        if not is_stateful(rtype):
-            continue
-        for attribute in ("DeletionPolicy", "UpdateReplacePolicy"):
-            value = resource.get(attribute)
-            if value not in KEEPING_POLICIES:
-                problems.append(
-                    f"{template_name}: {logical_id} ({rtype}) needs {attribute} Retain or Snapshot "
-                    f"(has {value or 'none'}); without it a delete loses {STATEFUL_TYPES[rtype]}"
-                )
-    return problems
-
-
 def stack_policy(logical_ids: list[str]) -> dict:
     """A stack policy allowing every update except replacing or deleting
     the given stateful resources."""

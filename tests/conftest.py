@@ -1,5 +1,6 @@
 """Shared fixtures: the project, its templates rendered and built once per
-session, and a way to run the command line in a fresh process.
+session, copies of it to change and build in this process, and the command
+line run in this process (`run_main`) or in a fresh one (run_cli.cli).
 
 `python -m pytest tests/test_golden.py --update-golden` rewrites the golden
 snapshots in tests/golden/ from the templates as they render now.
@@ -15,7 +16,7 @@ import pytest
 from codemate_cfn.compile.build import build
 from codemate_cfn.compile.project import Project
 from codemate_cfn.compile.render import render
-from run_cli import ROOT
+from run_cli import ROOT, copy_project, in_process
 
 
 def pytest_addoption(parser):
@@ -56,11 +57,22 @@ def build_copy(built, tmp_path) -> Project:
 
 @pytest.fixture
 def project_copy(tmp_path) -> Path:
-    """A copy of the project's sources and parameter files to change freely.
-    Use it through run_cli.cli (a fresh process): this process has already
-    imported templates_src from the real project."""
-    copy = tmp_path / "project"
-    copy.mkdir()
-    for part in ("templates_src", "params"):
-        shutil.copytree(ROOT / part, copy / part, ignore=shutil.ignore_patterns("__pycache__"))
-    return copy
+    """A copy of the project's sources and parameter files to change freely,
+    and to build in this process: `build(Project(project_copy, output=...))`,
+    `copy_build`, or `run_main("--project-dir", project_copy, ...)`."""
+    return copy_project(tmp_path / "project")
+
+
+@pytest.fixture
+def copy_build(project_copy, built, tmp_path) -> Project:
+    """The copy as a Project whose build directory starts as a copy of the
+    session build: built again, it lints only what the test changed."""
+    source, _ = built
+    shutil.copytree(source.build_dir, tmp_path / "out")
+    return Project(project_copy, output=tmp_path / "out")
+
+
+@pytest.fixture
+def run_main(capsys):
+    """The command line in this process: run_main(ARGS...) -> returncode, stdout, stderr."""
+    return lambda *args: in_process(capsys, *args)

@@ -1,6 +1,7 @@
 """`build` writes the root and one template per layer with a manifest, lints
 them with cfn-lint, and does nothing at all when nothing it depends on has
-changed since the last good build."""
+changed since the last good build; when something did, cfn-lint runs only on
+the templates whose bytes it has not linted before."""
 
 from __future__ import annotations
 
@@ -21,20 +22,23 @@ from codemate_cfn.compile import lint
 from codemate_cfn.compile import render
 from codemate_cfn.compile.build import build, compiler_files, fingerprint
 from codemate_cfn.errors import BuildError
-from codemate_cfn.compile.lint import Finding
+from codemate_cfn.compile.lint import Finding, Linted
+from codemate_cfn.compile.lintcache import CACHE_FILE as LINT_CACHE
 from codemate_cfn.compile.project import Project
-from run_cli import cli as run_cli
+
 
 class LintSpy:
-    """Stands in for lint_templates: records what it was asked to lint."""
+    """Stands in for lint_templates: records what it was asked to lint, and
+    finds `findings` (those of the templates asked)."""
 
     def __init__(self, findings=()):
         self.calls: list[list[str]] = []
         self.findings = list(findings)
 
-    def __call__(self, paths, worker=None):
-        self.calls.append(sorted(p.name for p in paths))
-        return self.findings
+    def __call__(self, paths, worker=None, rules_dirs=(), costs=None, configure=None):
+        names = sorted(p.name for p in paths)
+        self.calls.append(names)
+        return Linted([f for f in self.findings if f.template in names], {name: 0.1 for name in names})
 
 
 def must_not_run(*args, **kwargs):
@@ -121,9 +125,25 @@ def test_the_cache_key_covers_sources_parameter_files_and_tools(project_copy, mo
     after_params = fingerprint(copy)
     (project_copy / "templates_src" / "network.py").write_text("# edited\n", encoding="utf-8")
     after_sources = fingerprint(copy)
+    kit = project_copy / "templates_src" / "kit" / "parts"
+    kit.mkdir(parents=True)
+    (kit / "__init__.py").write_text("")
+    after_sub_package = fingerprint(copy)
+    (kit / "bucket.py").write_text("X = 1\n")
+    after_sub_module = fingerprint(copy)
     monkeypatch.setattr(build_module, "_tool_versions", lambda: {"troposphere": "0"})
 
-    assert len({key, after_params, after_sources, fingerprint(copy)}) == 4
+    assert len({key, after_params, after_sources, after_sub_package, after_sub_module, fingerprint(copy)}) == 6
+
+
+def test_the_cache_key_covers_custom_rules(project, tmp_path):
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "tags.py").write_text("# a rule\n")
+    with_rules = fingerprint(project, [rules])
+    (rules / "tags.py").write_text("# a changed rule\n")
+
+    assert len({fingerprint(project), with_rules, fingerprint(project, [rules])}) == 3
 
 
 def test_the_cache_key_covers_every_module_of_the_compiler_package(project, tmp_path, monkeypatch):
@@ -143,17 +163,90 @@ def test_the_cache_key_covers_every_module_of_the_compiler_package(project, tmp_
     assert fingerprint(project) == before
 
 
-def test_editing_a_parameter_file_makes_the_next_build_work_again(project_copy, build_copy):
-    out = build_copy.build_dir  # built from the same content: the copy's build is up to date
-    assert "up to date" in run_cli("--build-dir", out, "build", cwd=project_copy).stdout
+def test_editing_a_parameter_file_makes_the_next_build_work_again(copy_build, run_main, monkeypatch):
+    command = ["--project-dir", copy_build.root, "--build-dir", copy_build.build_dir, "build"]
+    assert "up to date" in run_main(*command).stdout  # built from the same content
 
-    prod = project_copy / "params" / "prod.json"
+    prod = copy_build.params_dir / "prod.json"
     prod.write_text(prod.read_text().replace('"NatGatewayCount": "2"', '"NatGatewayCount": "1"'))
-    done = run_cli("--build-dir", out, "build", cwd=project_copy)
+    monkeypatch.setattr(lint, "start_worker", must_not_run)  # the templates are the same: nothing to lint
+    done = run_main(*command)
 
     assert done.returncode == 0, done.stderr
     assert "up to date" not in done.stdout
     assert "cfn-lint clean" in done.stdout
+    assert "no template changed since it was last linted" in done.stderr
+
+
+def test_a_forced_build_with_nothing_changed_lints_nothing(build_copy, monkeypatch):
+    monkeypatch.setattr(lint, "start_worker", must_not_run)
+    monkeypatch.setattr(lint, "lint_templates", must_not_run)
+
+    result = build(build_copy, force=True)
+
+    assert result.cached is False and result.findings == []
+    assert (build_copy.build_dir / "cache.json").is_file()
+
+
+LAYER_DESCRIPTION = 'LAYER = Layer("security", "security groups'
+
+
+def test_editing_one_layer_lints_that_template_and_the_root_only_if_it_changed(copy_build, monkeypatch):
+    security = copy_build.sources / "security.py"
+    assert LAYER_DESCRIPTION in security.read_text()
+    spy = LintSpy()
+    monkeypatch.setattr(lint, "lint_templates", spy)
+
+    security.write_text(security.read_text().replace(LAYER_DESCRIPTION, LAYER_DESCRIPTION + " (edited)"))
+    build(copy_build)
+    security.write_text(security.read_text() + (
+        "\n\n_build = LAYER.build\n\n\ndef _with_output(t):\n    _build(t)\n"
+        "    t.output('SecurityEdited', 'yes', 'a new output', root='security_edited')\n\n\n"
+        "LAYER = Layer(LAYER.name, LAYER.description, _with_output)\n"))
+    build(copy_build)
+    build(copy_build, force=True)
+
+    assert spy.calls == [["security.json"], ["root.json", "security.json"]]
+
+
+def test_a_new_cfn_lint_version_or_changed_rules_lint_everything_again(build_copy, monkeypatch, tmp_path):
+    spy = LintSpy()
+    monkeypatch.setattr(lint, "lint_templates", spy)
+    everything = sorted(p.name for p in build_copy.templates_dir.glob("*.json"))
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "tags.py").write_text("# a rule\n")
+
+    build(build_copy, force=True)
+    build(build_copy, force=True, rules_dirs=(rules,))
+    build(build_copy, force=True, rules_dirs=(rules,))
+    (rules / "tags.py").write_text("# a changed rule\n")
+    build(build_copy, force=True, rules_dirs=(rules,))
+    version = build_module.installed_version
+    monkeypatch.setattr(build_module, "installed_version",
+                        lambda dist: "1.99.0" if dist == "cfn-lint" else version(dist))
+    build(build_copy, force=True, rules_dirs=(rules,))
+
+    assert spy.calls == [everything] * 3
+
+
+@pytest.mark.parametrize("garbage", ["{not json", '["a", "list"]', '{"format": 1}',
+                                     "same linter, broken entries"])
+def test_a_garbled_lint_cache_means_lint_again(build_copy, monkeypatch, garbage):
+    cache = build_copy.build_dir / LINT_CACHE
+    if garbage == "same linter, broken entries":
+        data = json.loads(cache.read_text())
+        data["templates"]["network.json"]["findings"] = [{"template": "network.json", "rule": 3}]
+        data["templates"]["root.json"] = "nonsense"
+        garbage = json.dumps(data)
+    cache.write_text(garbage)
+    spy = LintSpy()
+    monkeypatch.setattr(lint, "lint_templates", spy)
+
+    build(build_copy, force=True)
+    build(build_copy, force=True)
+
+    assert spy.calls == [sorted(p.name for p in build_copy.templates_dir.glob("*.json"))]
 
 
 @pytest.mark.parametrize("tamper", ["edit a template", "remove the manifest", "add a stray template", "garble the cache"])
@@ -173,7 +266,8 @@ def test_touched_build_output_is_rebuilt(build_copy, monkeypatch, tamper):
 
     result = build(build_copy)
 
-    assert result.cached is False and len(spy.calls) == 1
+    assert result.cached is False
+    assert spy.calls == []  # rewritten as they were linted before
     assert network.read_bytes() == good
     assert (build_copy.build_dir / "manifest.json").is_file()
     assert not (build_copy.templates_dir / "old.json").exists()
@@ -199,7 +293,10 @@ def test_a_lint_failure_is_reported_per_finding_and_exits_non_zero(tmp_path, mon
     assert "note: root.json: -: I3011 (informational): Just so you know (line 1)" in out.splitlines()
     assert out.rstrip().endswith("build failed: 1 error(s), 1 warning(s)")
     assert not (tmp_path / "out" / "cache.json").exists()
-    assert cli.main(args) == 1 and len(spy.calls) == 2  # a failed build is never cached
+    # a failed build is never cached; its findings are, per template, so
+    # the next build reports them again without linting again
+    assert cli.main(args) == 1 and len(spy.calls) == 1
+    assert capsys.readouterr().out == out
 
 
 def test_a_build_that_fails_before_linting_stops_its_lint_worker(tmp_path, project, monkeypatch):

@@ -1,5 +1,7 @@
 """`python -m codemate_cfn build` as people run it: a table per template on
-success, and on failure one error line per problem, never a traceback."""
+success, and on failure one error line per problem, never a traceback. The
+entry point itself runs in fresh processes; broken projects are built
+through `main()` in this process."""
 
 from __future__ import annotations
 
@@ -78,11 +80,11 @@ BROKEN_LAYERS = {
 
 
 @pytest.mark.parametrize("mistake", sorted(BROKEN_LAYERS))
-def test_a_broken_layer_is_one_error_line_saying_where(mistake, project_copy, tmp_path):
+def test_a_broken_layer_is_one_error_line_saying_where(mistake, project_copy, tmp_path, run_main):
     source, expected = BROKEN_LAYERS[mistake]
     (project_copy / "templates_src" / "extra.py").write_text(source)
 
-    done = cli("--build-dir", tmp_path / "out", "build", cwd=project_copy)
+    done = run_main("--project-dir", project_copy, "--build-dir", tmp_path / "out", "build")
 
     assert done.returncode == 1
     (error,) = assert_one_line_errors(done)
@@ -108,10 +110,10 @@ def test_validate_of_a_missing_file_is_one_line_and_exit_2(tmp_path):
     assert assert_one_line_errors(done) == [f"{tmp_path / 'staging.json'}: file not found"]
 
 
-def test_a_build_directory_that_cannot_be_made_is_one_line(tmp_path):
+def test_a_build_directory_that_cannot_be_made_is_one_line(tmp_path, run_main):
     (tmp_path / "build").write_text("a file, not a directory")
 
-    done = cli("--build-dir", tmp_path / "build" / "inner", "build")
+    done = run_main("--build-dir", tmp_path / "build" / "inner", "build")
 
     assert done.returncode == 1
     (error,) = assert_one_line_errors(done)

@@ -6,15 +6,10 @@ docs/stateful-resources.md."""
 
 import json
 import re
-import shutil
-import sys
 
 import pytest
 
-from codemate_cfn.compile.build import build
-from codemate_cfn.errors import BuildError
-from codemate_cfn.compile.project import Project
-from codemate_cfn.stateful import is_stateful, missing_policies
+from codemate_cfn.stateful import is_stateful
 from layer_values import ENVIRONMENTS, ROOT, Environment, catalogue, templates
 
 # CodeMate's design, per environment.
@@ -205,51 +200,6 @@ def test_database_and_cache_are_snapshotted_and_secrets_retained():
         "AnthropicSecret": ("Retain", "Retain"),
         "GithubOAuthSecret": ("Retain", "Retain"),
     }
-    assert missing_policies("data.json", templates()["data"]) == []
-
-
-UNPROTECTED_LAYER = '''
-from troposphere.elasticache import ReplicationGroup
-from troposphere.s3 import Bucket
-from codemate_cfn.layer import Layer
-
-
-def build(t):
-    t.add(Bucket("ScratchBucket"))
-    t.add(ReplicationGroup("ScratchCache", ReplicationGroupDescription="scratch", NumCacheClusters=1,
-                           DeletionPolicy="Delete",
-                           UpdateReplacePolicy="Snapshot"))
-
-
-LAYER = Layer("scratch", "a layer whose stateful resources keep nothing", build)
-'''
-
-
-@pytest.fixture
-def project_copy(tmp_path, monkeypatch):
-    """This project's sources and parameter files in tmp_path, importable as
-    templates_src in place of the real ones for the length of the test."""
-    shutil.copytree(ROOT / "templates_src", tmp_path / "templates_src",
-                    ignore=shutil.ignore_patterns("__pycache__"))
-    shutil.copytree(ROOT / "params", tmp_path / "params")
-    monkeypatch.setattr(sys, "path", list(sys.path))
-    for name in [m for m in sys.modules if m == "templates_src" or m.startswith("templates_src.")]:
-        monkeypatch.delitem(sys.modules, name)
-    return tmp_path
-
-
-def test_the_build_fails_naming_each_stateful_resource_without_its_policies(project_copy):
-    (project_copy / "templates_src" / "scratch.py").write_text(UNPROTECTED_LAYER)
-    with pytest.raises(BuildError) as failure:
-        build(Project(project_copy, output=project_copy / "build"), force=True)
-    lines = str(failure.value).splitlines()
-    assert any(line.startswith("scratch.json: ScratchBucket (AWS::S3::Bucket) needs DeletionPolicy") for line in lines)
-    assert any(line.startswith("scratch.json: ScratchBucket (AWS::S3::Bucket) needs UpdateReplacePolicy")
-               for line in lines)
-    assert any(line.startswith("scratch.json: ScratchCache (AWS::ElastiCache::ReplicationGroup) needs DeletionPolicy")
-               for line in lines)
-    assert not any("ScratchCache" in line and "UpdateReplacePolicy" in line for line in lines)
-    assert not (project_copy / "build" / "manifest.json").exists()  # nothing was linted or recorded
 
 
 # --- what replaces the database or the cache --------------------------------------------------

@@ -132,7 +132,7 @@ def test_the_bootstrap_template_is_private_versioned_encrypted_tls_only_and_lint
     assert statement["Effect"] == "Deny" and statement["Condition"] == {"Bool": {"aws:SecureTransport": False}}
     path = tmp_path / "bootstrap.json"
     path.write_text(to_json(template))
-    assert failing(lint_templates([path])) == []
+    assert failing(lint_templates([path]).findings) == []
 
 
 def test_the_endpoint_comes_from_the_option_else_aws_endpoint_url(monkeypatch):

@@ -22,7 +22,6 @@ from codemate_cfn.compile.render import render_layers, to_json
 from codemate_cfn.deploy import bootstrap
 from codemate_cfn.errors import BuildError
 from codemate_cfn.layer import Layer, Param
-from codemate_cfn.stateful import missing_policies
 from layer_values import templates
 from run_cli import ROOT
 from templates_src.kit.bucket import bucket, bucket_policy, lifecycle_rule
@@ -83,7 +82,6 @@ def test_stateful_resources_keep_their_data_with_retain_or_snapshot():
         "Token": ("Retain", "Retain"),
         "Cache": ("Snapshot", "Snapshot"),
     }
-    assert missing_policies("kit.json", template) == []
 
 
 # -- bucket --------------------------------------------------------------------------
@@ -258,14 +256,16 @@ def test_a_security_group_without_egress_rules_is_refused():
 # -- all together, as cfn-lint sees it ----------------------------------------------------
 
 def test_a_layer_made_of_every_block_lints_clean(tmp_path):
+    from codemate_cfn.compile.build import RULES_DIRS
     from codemate_cfn.compile.lint import failing, lint_templates
+    from codemate_cfn.compile.rules import rule_config
 
     def build(t):
         t.add(bucket_policy(t.add(bucket("FilesBucket", t.name_of("files", account=True),
                                          lifecycle_rule("Expire", ExpirationInDays=30)))))
         log_group(t, "BackendLogGroup", "/aws/ecs/", "backend", retention_input="LogRetentionDays")
         t.add(role("TaskExecutionRole", "ecs-tasks.amazonaws.com", task_execution_statements()))
-        security_group(t, "AppSecurityGroup", "app-sg", "app tasks", [ingress(443, ANYWHERE, "HTTPS in")], [NO_EGRESS])
+        security_group(t, "AlbSecurityGroup", "alb-sg", "load balancer", [ingress(443, ANYWHERE, "HTTPS in")], [NO_EGRESS])
 
     catalogue = {p.name: p for p in (ENVIRONMENT, LOG_RETENTION, VPC_ID)}
     rendered = render_layers([Layer("kit", "kit example", build)], catalogue, CONVENTIONS)
@@ -274,7 +274,8 @@ def test_a_layer_made_of_every_block_lints_clean(tmp_path):
         paths.append(tmp_path / f"{name}.json")
         paths[-1].write_text(to_json(template))
 
-    assert failing(lint_templates(paths)) == []
+    # cfn-lint's rules and the project's policies alike
+    assert failing(lint_templates(paths, rules_dirs=RULES_DIRS, configure=rule_config(CONVENTIONS)).findings) == []
 
 
 # -- borders -------------------------------------------------------------------------------

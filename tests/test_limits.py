@@ -12,7 +12,7 @@ from codemate_cfn.compile.build import build
 from codemate_cfn.errors import BuildError
 from codemate_cfn.compile.limits import check_limits
 from codemate_cfn.compile.project import Project
-from run_cli import assert_one_line_errors, cli
+from run_cli import assert_one_line_errors
 
 BULK_LAYER = '''"""A layer of {count} resources, each with {note} bytes of metadata."""
 
@@ -68,20 +68,20 @@ def test_build_names_the_template_over_a_limit(project, rendered, tmp_path, monk
     assert not (tmp_path / "out" / "manifest.json").exists()
 
 
-def test_a_layer_over_1_mb_fails_the_build_in_one_line(project_copy, tmp_path):
+def test_a_layer_over_1_mb_fails_the_build_in_one_line(project_copy, tmp_path, run_main):
     (project_copy / "templates_src" / "bulk.py").write_text(BULK_LAYER.format(count=100, note=10_000))
 
-    done = cli("--build-dir", tmp_path / "out", "build", cwd=project_copy)
+    done = run_main("--project-dir", project_copy, "--build-dir", tmp_path / "out", "build")
 
     assert done.returncode == 1
     (error,) = assert_one_line_errors(done)
     assert re.fullmatch(r"bulk\.json: 1,0\d\d,\d\d\d bytes exceeds CloudFormation's 1,000,000-byte template limit", error)
 
 
-def test_a_layer_with_501_resources_fails_the_build_in_one_line(project_copy, tmp_path):
+def test_a_layer_with_501_resources_fails_the_build_in_one_line(project_copy, tmp_path, run_main):
     (project_copy / "templates_src" / "bulk.py").write_text(BULK_LAYER.format(count=501, note=1))
 
-    done = cli("--build-dir", tmp_path / "out", "build", cwd=project_copy)
+    done = run_main("--project-dir", project_copy, "--build-dir", tmp_path / "out", "build")
 
     # troposphere refuses the 501st resource before the build counts them
     assert done.returncode == 1

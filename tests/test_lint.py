@@ -1,6 +1,8 @@
-"""cfn-lint runs in a forked worker that warms up while the build renders;
-each finding names the template, the resource, the rule and the message,
-and warnings fail a build as errors do."""
+"""cfn-lint runs in a forked worker that warms up while the build renders,
+with any custom rules directories added to its own rules; each finding
+names the template, the resource, the rule and the message, and warnings
+fail a build as errors do. Templates are split between two processes by
+their lint cost."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ import pytest
 from codemate_cfn.compile import lint
 from codemate_cfn.errors import BuildError
 from codemate_cfn.compile.lint import Finding, LintWorker, balanced_batches, failing, lint_templates
+from codemate_cfn.compile.lintcache import LintCache
 
 BAD_TEMPLATE = {
     "AWSTemplateFormatVersion": "2010-09-09",
@@ -26,6 +29,22 @@ BAD_TEMPLATE = {
 CACHE_WITHOUT_PROPERTIES = {"Resources": {"Cache": {"Type": "AWS::ElastiCache::CacheCluster", "Properties": {}}}}
 
 
+CUSTOM_RULE = '''
+from cfnlint.rules import CloudFormationLintRule, RuleMatch
+
+
+class NamedSecurityGroups(CloudFormationLintRule):
+    id = "W9901"
+    shortdesc = "Security groups say what they are for"
+    description = "A project rule, kept in the repository"
+    tags = ["project"]
+
+    def match(self, cfn):
+        return [RuleMatch(["Resources", name], f"security group {name} has no purpose tag")
+                for name in cfn.get_resources("AWS::EC2::SecurityGroup")]
+'''
+
+
 @pytest.fixture(scope="module")
 def bad_templates(tmp_path_factory) -> list[Path]:
     folder = tmp_path_factory.mktemp("bad")
@@ -36,11 +55,24 @@ def bad_templates(tmp_path_factory) -> list[Path]:
 
 
 @pytest.fixture(scope="module")
-def findings(bad_templates) -> list[Finding]:
-    """Both bad templates linted once, in two batches side by side."""
+def rules_dir(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("rules")
+    (folder / "named_security_groups.py").write_text(CUSTOM_RULE)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def linted(bad_templates, rules_dir) -> lint.Linted:
+    """Both bad templates linted once, in two batches side by side, with a
+    custom rules directory."""
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(lint, "SPLIT_BYTES", 0)  # split however small
-        return lint_templates(bad_templates)
+        return lint_templates(bad_templates, rules_dirs=[rules_dir])
+
+
+@pytest.fixture(scope="module")
+def findings(linted) -> list[Finding]:
+    return linted.findings
 
 
 def test_a_finding_names_template_resource_rule_and_message(findings, bad_templates):
@@ -52,6 +84,19 @@ def test_a_finding_names_template_resource_rule_and_message(findings, bad_templa
     assert Finding("security.json", "Unused", "W2001", "warning", "Parameter Unused not used.", 4) in findings
     unused = next(f for f in findings if f.rule == "W2001")
     assert unused.describe() == "security.json: Unused: W2001 (warning): Parameter Unused not used. (line 4)"
+
+
+def test_custom_rules_run_with_cfn_lints_own(findings, bad_templates):
+    resource_line = bad_templates[0].read_text().splitlines().index('    "AppSecurityGroup": {') + 1
+
+    assert Finding("security.json", "AppSecurityGroup", "W9901", "warning",
+                   "security group AppSecurityGroup has no purpose tag", resource_line) in findings
+    assert {"E3003", "W2001"} <= {f.rule for f in findings}  # cfn-lint's own rules still run
+
+
+def test_each_template_is_timed(linted):
+    assert set(linted.seconds) == {"security.json", "data.json"}
+    assert all(seconds > 0 for seconds in linted.seconds.values())
 
 
 def test_warnings_fail_like_errors(findings):
@@ -67,25 +112,54 @@ def test_findings_of_both_batches_are_merged_and_sorted(findings):
     assert multiprocessing.active_children() == []
 
 
-def test_batches_are_balanced_by_size(tmp_path):
-    sizes = {"a": 900, "b": 500, "c": 400, "d": 100}
-    paths = []
+def files_of(folder: Path, sizes: dict[str, int]) -> list[Path]:
     for name, size in sizes.items():
-        (tmp_path / name).write_text("x" * size)
-        paths.append(tmp_path / name)
+        (folder / name).write_text("x" * size)
+    return [folder / name for name in sizes]
+
+
+def test_batches_are_balanced_by_size(tmp_path):
+    paths = files_of(tmp_path, {"a": 900, "b": 500, "c": 400, "d": 100})
 
     batches = balanced_batches(paths, 2)
 
     assert [[Path(p).name for p in b] for b in batches] == [["a", "d"], ["b", "c"]]
 
 
+def test_batches_are_balanced_by_cost_when_costs_are_known(tmp_path):
+    """The data layer costs several times more per byte than the others: by
+    size it would share a batch, by cost it is alone."""
+    paths = files_of(tmp_path, {"data.json": 20_300, "network.json": 19_800, "storage.json": 19_300,
+                                "root.json": 10_200, "security.json": 8_400})
+    costs = {"data.json": 1.0, "network.json": 0.25, "storage.json": 0.3, "root.json": 0.1, "security.json": 0.15}
+
+    by_size = balanced_batches(paths, 2)
+    by_cost = balanced_batches(paths, 2, costs)
+
+    assert [Path(p).name for p in by_size[0]] != ["data.json"]
+    assert [[Path(p).name for p in b] for b in by_cost] == [
+        ["data.json"], ["storage.json", "network.json", "security.json", "root.json"]
+    ]
+
+
+def test_cost_estimates_scale_the_last_time_and_fall_back_to_bytes():
+    cache = LintCache("linter")
+    assert cache.costs({"a.json": 100, "b.json": 300}) == {"a.json": 100.0, "b.json": 300.0}  # nothing known: bytes
+
+    cache.record("a.json", "sha-a", 100, 1.0, [])
+    cache.record("b.json", "sha-b", 100, 3.0, [])
+    costs = cache.costs({"a.json": 200, "b.json": 100, "new.json": 100})
+
+    assert costs == pytest.approx({"a.json": 2.0, "b.json": 3.0, "new.json": 2.0})  # new: the mean rate
+
+
 def test_a_crash_inside_cfn_lint_is_a_build_error_naming_the_batch(bad_templates, monkeypatch):
     config = lint._config
 
-    def crash_on_a_batch(paths):
+    def crash_on_a_batch(paths, rules_dirs=(), configure=None):
         if paths:
             raise RuntimeError("rule blew up")
-        return config(paths)
+        return config(paths, rules_dirs, configure)
 
     monkeypatch.setattr(lint, "_config", crash_on_a_batch)  # the forked worker inherits it
     monkeypatch.setattr(lint, "SPLIT_BYTES", 0)
@@ -100,5 +174,18 @@ def test_a_crash_inside_cfn_lint_is_a_build_error_naming_the_batch(bad_templates
 
 
 def test_nothing_to_lint_starts_nothing(monkeypatch):
-    monkeypatch.setattr(lint, "start_worker", lambda: pytest.fail("started a worker for no templates"))
-    assert lint_templates([]) == []
+    monkeypatch.setattr(lint, "start_worker", lambda *_: pytest.fail("started a worker for no templates"))
+    assert lint_templates([]) == lint.Linted([], {})
+
+
+def test_another_linter_voids_the_findings_but_keeps_the_costs(tmp_path):
+    finding = Finding("a.json", "Vpc", "W1", "warning", "w", 3)
+    old = LintCache("cfn-lint 1.58")
+    old.record("a.json", "sha-a", 100, 1.0, [finding])
+    old.write(tmp_path, ["a.json"], "inputs")
+
+    same, other = LintCache.read(tmp_path, "cfn-lint 1.58"), LintCache.read(tmp_path, "cfn-lint 1.99")
+
+    assert (same.findings("a.json", "sha-a"), same.rendered_from) == ([finding], "inputs")
+    assert other.findings("a.json", "sha-a") is None
+    assert other.costs({"a.json": 200}) == {"a.json": 2.0}

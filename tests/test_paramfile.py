@@ -166,11 +166,11 @@ def test_validate_accepts_the_environment_files():
     assert done.stdout.splitlines() == ["params/dev.json: ok", "params/prod.json: ok"]
 
 
-def test_build_refuses_a_project_with_a_bad_parameter_file(project_copy, tmp_path):
+def test_build_refuses_a_project_with_a_bad_parameter_file(project_copy, tmp_path, run_main):
     bad = project_copy / "params" / "staging.json"
     shutil.copy(FIXTURES / "subnets_overlap.json", bad)
 
-    done = cli("--build-dir", tmp_path / "out", "build", cwd=project_copy)
+    done = run_main("--project-dir", project_copy, "--build-dir", tmp_path / "out", "build")
 
     assert done.returncode == 2
     errors = assert_one_line_errors(done)

@@ -163,3 +163,44 @@ def test_the_cfn_lint_command_line_loads_the_rules_from_their_directory():
     assert done.returncode != 0 and "Tried to append rules" not in done.stderr, done.stderr
     found = {line.split(":")[5] for line in done.stdout.splitlines() if line.count(":") >= 6}
     assert found >= set(RULE_IDS)
+
+
+BREAKS_EVERY_POLICY = '''
+from awacs.aws import Allow, PolicyDocument, Statement
+from awacs import s3
+from troposphere.ec2 import SecurityGroup, SecurityGroupRule
+from troposphere.iam import ManagedPolicy
+from troposphere.s3 import Bucket
+from troposphere.ssm import Parameter
+
+from codemate_cfn.layer import Layer
+
+
+def build(t):
+    t.template.add_resource(Bucket("Scratch"))  # no policies (E9001), and past t.add: no tags (E9002)
+    t.add(ManagedPolicy("ReadAnything", PolicyDocument=PolicyDocument(Statement=[
+        Statement(Effect=Allow, Action=[s3.GetObject], Resource=["*"])])))  # E9003
+    t.add(SecurityGroup("Ssh", GroupDescription="ssh", VpcId="vpc-1", SecurityGroupIngress=[
+        SecurityGroupRule(IpProtocol="tcp", FromPort=22, ToPort=22, CidrIp="0.0.0.0/0",
+                          Description="ssh from anywhere")]))  # E9004
+    t.add(Parameter("Key", Type="String", Value="AKIAIOSFODNN7EXAMPLE"))  # E9005
+
+
+LAYER = Layer("scratch", "a layer that breaks every policy", build)
+'''
+
+
+def test_breaking_a_policy_in_a_layer_fails_the_build_naming_template_resource_and_rule(project_copy, capsys):
+    from codemate_cfn.cli import main
+
+    (project_copy / "templates_src" / "scratch.py").write_text(BREAKS_EVERY_POLICY)
+    assert main(["--project-dir", str(project_copy), "build"]) == 1
+    failed = [line.strip() for line in capsys.readouterr().out.splitlines() if ": E900" in line]
+    assert {tuple(line.split(": ")[:3]) for line in failed} == {
+        ("scratch.json", "Scratch", "E9001 (error)"),
+        ("scratch.json", "Scratch", "E9002 (error)"),
+        ("scratch.json", "ReadAnything", "E9003 (error)"),
+        ("scratch.json", "Ssh", "E9004 (error)"),
+        ("scratch.json", "Key", "E9005 (error)"),
+    }
+    assert all(line.count("\n") == 0 for line in failed)

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from codemate_cfn.params import paramfile
-from codemate_cfn.stateful import is_stateful, missing_policies
+from codemate_cfn.stateful import is_stateful
 from layer_values import ENVIRONMENTS, ROOT, Environment, catalogue, conventions, templates
 
 BUCKETS = ("FilesBucket", "StaticBucket", "LogsBucket")
@@ -169,7 +169,6 @@ def test_every_stateful_storage_resource_is_retained():
     assert sorted(stateful) == sorted([*BUCKETS, "FrontendRepository", "BackendRepository", "KmsKey"])
     for resource in stateful.values():
         assert (resource["DeletionPolicy"], resource["UpdateReplacePolicy"]) == ("Retain", "Retain")
-    assert missing_policies("storage.json", templates()["storage"]) == []
 
 
 def test_root_prints_the_repository_urls():

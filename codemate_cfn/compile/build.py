@@ -1,6 +1,7 @@
 """`build`: render, check and lint every template into build/, skipping all
-work when neither the sources, the parameter files nor the tool versions
-changed since the last good build."""
+work when neither the sources, the parameter files, the compiler nor the
+tool versions changed since the last good build, and linting only the
+templates whose bytes cfn-lint has not seen (compile/lintcache.py)."""
 
 from __future__ import annotations
 
@@ -76,24 +77,54 @@ def compiler_files() -> list[Path]:
     return sorted(package.rglob("*.py"))
 
 
-def fingerprint(project: Project) -> str:
-    """Hash of everything a build's output depends on."""
-    digest = hashlib.sha256()
-    sources = sorted(project.sources.rglob("*.py"))
-    compiler = Path(codemate_cfn.__file__).parent.parent
-    # Named relative to their tree, so a copy of the project has the same key.
-    files = [
-        *((p, p.relative_to(project.root)) for p in sources),
-        *((p, p.relative_to(project.root)) for p in project.param_files()),
-        *((p, p.relative_to(compiler)) for p in compiler_files()),
-    ]
+# The project's policies (compile/rules/), run by cfn-lint with its own rules.
+RULES_DIRS: tuple[Path, ...] = (Path(codemate_cfn.__file__).parent / "compile" / "rules",)
+
+
+def _rule_settings(project: Project) -> dict:
+    """The policies' settings that come from the project (its tags)."""
+    from codemate_cfn.compile.discovery import load_conventions
+    from codemate_cfn.compile.rules import rule_config
+
+    return rule_config(load_conventions(project.root))
+
+
+def _hash_files(digest, files: list[tuple[Path, Path]]) -> None:
     for path, name in files:
         digest.update(str(name).encode())
         digest.update(b"\0")
         digest.update(path.read_bytes())
         digest.update(b"\0")
-    digest.update(json.dumps(_tool_versions(), sort_keys=True).encode())
-    return digest.hexdigest()
+
+
+def _keys(project: Project, rules_dirs=()) -> tuple[str, str]:
+    """(build key, template-inputs key). The build key covers everything a
+    build's output and verdict depend on; the template-inputs key only what
+    the rendered templates do (sources, compiler, tool versions: not the
+    parameter files nor the lint rules)."""
+    sources = sorted(project.sources.rglob("*.py"))
+    compiler = Path(codemate_cfn.__file__).parent.parent
+    # Named relative to their tree, so a copy of the project has the same key.
+    inputs = hashlib.sha256()
+    _hash_files(inputs, [
+        *((p, p.relative_to(project.root)) for p in sources),
+        *((p, p.relative_to(compiler)) for p in compiler_files()),
+    ])
+    inputs.update(json.dumps(_tool_versions(), sort_keys=True).encode())
+    inputs_key = inputs.hexdigest()
+    digest = hashlib.sha256(inputs_key.encode())
+    _hash_files(digest, [(p, p.relative_to(project.root)) for p in project.param_files()])
+    if rules_dirs:
+        from codemate_cfn.compile.lintcache import tree_files
+
+        for i, folder in enumerate(map(Path, rules_dirs)):
+            _hash_files(digest, [(p, Path(f"rules{i}", p.relative_to(folder))) for p in tree_files(folder)])
+    return digest.hexdigest(), inputs_key
+
+
+def fingerprint(project: Project, rules_dirs=()) -> str:
+    """Hash of everything a build's output depends on."""
+    return _keys(project, rules_dirs)[0]
 
 
 def _sha256(path: Path) -> str | None:
@@ -131,35 +162,38 @@ def _manifest_text(manifest: dict) -> str:
     return json.dumps(manifest, indent=2) + "\n"
 
 
-def build(project: Project, force: bool = False, progress: Callable[[str], None] = lambda _: None) -> BuildResult:
+def build(
+    project: Project,
+    force: bool = False,
+    progress: Callable[[str], None] = lambda _: None,
+    rules_dirs: tuple[Path, ...] | None = None,
+) -> BuildResult:
     """Build every template; raises InvalidInput or BuildError on problems.
 
     Lint findings that fail the build are returned in `findings` with the
     templates written, so they can be read; the cache is only written for a
-    build with none.
+    build with none. `rules_dirs`: custom cfn-lint rules directories
+    (default RULES_DIRS).
     """
     started = time.perf_counter()
-    key = fingerprint(project)
+    rules_dirs = RULES_DIRS if rules_dirs is None else tuple(rules_dirs)
+    key, inputs_key = _keys(project, rules_dirs)
     if not force:
         hit = _cached(project, key)
         if hit is not None:
             hit.seconds = time.perf_counter() - started
             return hit
 
-    from codemate_cfn.compile import lint
-
-    worker = lint.start_worker()  # cfn-lint warms up in it while we render
+    linting = _Linting(project, inputs_key, rules_dirs)
     try:
-        result = _build(project, key, worker, progress)
+        result = _build(project, key, linting, progress)
     finally:
-        if worker is not None:
-            worker.close()
+        linting.close()
     result.seconds = time.perf_counter() - started
     return result
 
 
-def _build(project: Project, key: str, worker, progress: Callable[[str], None]) -> BuildResult:
-    from codemate_cfn import stateful
+def _build(project: Project, key: str, linting: "_Linting", progress: Callable[[str], None]) -> BuildResult:
     from codemate_cfn.compile import limits
     from codemate_cfn.compile import lint
     from codemate_cfn.params import paramfile
@@ -191,7 +225,6 @@ def _build(project: Project, key: str, worker, progress: Callable[[str], None]) 
             path.write_bytes(text)
         paths.append(path)
         problems += limits.check_limits(path.name, len(text), template)
-        problems += stateful.missing_policies(path.name, template)
         infos.append(
             TemplateInfo(
                 name=name,
@@ -206,14 +239,57 @@ def _build(project: Project, key: str, worker, progress: Callable[[str], None]) 
     if problems:
         raise BuildError("\n".join(problems))
 
-    progress(f"linting {len(paths)} templates with cfn-lint {installed_version('cfn-lint')} ({lint.REGION})")
-    findings = lint.lint_templates(paths, worker)
+    findings = linting.findings(list(zip(paths, infos)), progress)
     manifest = {"order": rendered.order, "templates": [asdict(i) for i in infos]}
     (project.build_dir / MANIFEST_FILE).write_text(_manifest_text(manifest))
-    cache = project.build_dir / CACHE_FILE
+    build_cache = project.build_dir / CACHE_FILE
     if lint.failing(findings):
-        cache.unlink(missing_ok=True)
+        build_cache.unlink(missing_ok=True)
     else:
-        cache.write_text(json.dumps({"key": key, "manifest": manifest}, indent=2) + "\n")
+        build_cache.write_text(json.dumps({"key": key, "manifest": manifest}, indent=2) + "\n")
     return BuildResult(infos, rendered.order, cached=False, seconds=0.0, findings=findings)
+
+
+class _Linting:
+    """cfn-lint for one build: the lint cache of its build directory, and
+    the worker, started at once (to warm up while the build renders) unless
+    the templates are bound to come out as last time (only parameter files
+    changed, or --force); then it starts only if something needs linting."""
+
+    def __init__(self, project: Project, inputs_key: str, rules_dirs: tuple[Path, ...]):
+        from codemate_cfn.compile import lint
+        from codemate_cfn.compile.lintcache import LintCache, linter_key
+
+        self.project, self.inputs_key, self.rules_dirs = project, inputs_key, rules_dirs
+        self.configure = _rule_settings(project) if rules_dirs else None
+        self.cache = LintCache.read(project.build_dir,
+                                    linter_key(_tool_versions()["cfn-lint"], rules_dirs, self.configure))
+        self.worker = lint.start_worker(rules_dirs) if self.cache.rendered_from != inputs_key else None
+
+    def findings(self, written: list[tuple[Path, TemplateInfo]], progress: Callable[[str], None]) -> list:
+        """Every template's findings: cfn-lint runs only on those whose
+        bytes it has not linted (per the cache), the others' are the cache's."""
+        from codemate_cfn.compile import lint
+
+        cache = self.cache
+        todo = [(p, t) for p, t in written if cache.findings(p.name, t.sha256) is None]
+        version = f"cfn-lint {installed_version('cfn-lint')} ({lint.REGION})"
+        if todo:
+            which = f"{len(todo)} templates" if len(todo) == len(written) else \
+                f"{len(todo)} of {len(written)} templates ({', '.join(t.name for _, t in todo)})"
+            progress(f"linting {which} with {version}")
+            costs = cache.costs({p.name: t.bytes for p, t in todo})
+            linted = lint.lint_templates([p for p, _ in todo], self.worker, self.rules_dirs, costs, self.configure)
+            for p, t in todo:
+                cache.record(p.name, t.sha256, t.bytes, linted.seconds.get(p.name, 0.0),
+                             [f for f in linted.findings if f.template == p.name])
+        else:
+            progress(f"{version}: no template changed since it was last linted")
+        cache.write(self.project.build_dir, [p.name for p, _ in written], self.inputs_key)
+        found = [f for p, t in written for f in cache.findings(p.name, t.sha256)]
+        return sorted(found, key=lambda f: (f.template, f.line, f.rule))
+
+    def close(self) -> None:
+        if self.worker is not None:
+            self.worker.close()
 

@@ -2,10 +2,19 @@
 
 cfn-lint's fixed cost is importing it (~0.3 s) and loading its rules
 (~0.25 s per `Runner`); linting a template after that is cheap. So the build
-forks a lint worker first thing (`start_worker`): it imports cfn-lint and
-loads the rules while the parent renders. Small template sets are then
-linted in one batch; larger ones in two size-balanced batches side by side,
-the second in a fork of the warmed-up worker, so the rules load only once.
+forks a lint worker early (`start_worker`): it imports cfn-lint and loads
+the rules, cfn-lint's own and the custom rules directories given, while the
+parent renders. Small template sets are then linted in one batch; larger
+ones in two batches of about equal cost side by side, the second in a fork
+of the warmed-up worker, so the rules load only once. Each template is
+linted and timed on its own, so the build can keep its findings and its
+cost (compile/lintcache.py).
+
+Each template's findings depend on that template alone: the only rules
+that read another file (E3043 comparing a nested stack's parameters with
+the child template's, and the nested-stack GetAtt Outputs check) follow a
+TemplateURL only when it is a plain local path, and the root's TemplateURLs
+are `Fn::Sub` https URLs (compile/wiring.py), which cfn-lint never opens.
 """
 
 from __future__ import annotations
@@ -13,6 +22,8 @@ from __future__ import annotations
 import multiprocessing
 import os
 import pickle
+import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -54,28 +65,54 @@ def _finding(match) -> Finding:
     )
 
 
-def _config(paths: list[str]):
+RulesDirs = Sequence["Path | str"]
+
+
+@dataclass
+class Linted:
+    """What one lint run found, and what each template cost."""
+
+    findings: list[Finding]  # sorted by template, line and rule
+    seconds: dict[str, float]  # template file name -> seconds cfn-lint spent on it
+
+
+def _config(paths: list[str], rules_dirs: RulesDirs = (), configure: dict | None = None):
     from cfnlint.config import ConfigMixIn, ManualArgs
 
-    return ConfigMixIn(**ManualArgs(templates=paths, regions=[REGION]))
+    args = ManualArgs(templates=paths, regions=[REGION])
+    if rules_dirs:  # added to cfn-lint's own rules, not in place of them
+        args["append_rules"] = [str(d) for d in rules_dirs]
+    if configure:  # rule id -> its settings (cfn-lint applies them each run)
+        args["configure_rules"] = configure
+    return ConfigMixIn(**args)
 
 
 def _failed(paths: list[str], why: str) -> str:
     return f"cfn-lint failed on {', '.join(Path(p).name for p in paths)}: {why}"
 
 
-def _lint_batch(runner, paths: list[str]) -> list[Finding] | str:
-    """The findings for one batch, or what went wrong, as one line."""
+# One template's result: its file name, its findings (or what went wrong,
+# as one line) and the seconds cfn-lint took on it.
+Result = tuple[str, "list[Finding] | str", float]
+
+
+def _lint_one(runner, path: str, rules_dirs: RulesDirs, configure: dict | None = None) -> Result:
+    started = time.perf_counter()
     try:
-        runner.config = _config(paths)
-        return [_finding(m) for m in runner.run()]
+        runner.config = _config([path], rules_dirs, configure)
+        result: list[Finding] | str = [_finding(m) for m in runner.run()]
     except Exception as exc:
-        return _failed(paths, f"{type(exc).__name__}: {exc}")
+        result = _failed([path], f"{type(exc).__name__}: {exc}")
+    return Path(path).name, result, time.perf_counter() - started
 
 
-def _lint_batches(runner, batches: list[list[str]]) -> list:
+def _lint_batch(runner, paths: list[str], rules_dirs: RulesDirs, configure: dict | None = None) -> list[Result]:
+    return [_lint_one(runner, path, rules_dirs, configure) for path in paths]
+
+
+def _lint_batches(runner, batches: list[list[str]], rules_dirs: RulesDirs, configure: dict | None = None) -> list:
     """Lint the first batch here and each other one in a fork of this
-    (warmed-up) process; one result per batch."""
+    (warmed-up) process; per batch, its results or why it has none."""
     forks = []
     for batch in batches[1:]:
         read, write = os.pipe()
@@ -84,12 +121,12 @@ def _lint_batches(runner, batches: list[list[str]]) -> list:
             try:
                 os.close(read)
                 with os.fdopen(write, "wb") as out:
-                    out.write(pickle.dumps(_lint_batch(runner, batch)))
+                    out.write(pickle.dumps(_lint_batch(runner, batch, rules_dirs, configure)))
             finally:
                 os._exit(0)
         os.close(write)
         forks.append((pid, read, batch))
-    results = [_lint_batch(runner, batches[0])]
+    results = [_lint_batch(runner, batches[0], rules_dirs, configure)]
     for pid, read, batch in forks:
         with os.fdopen(read, "rb") as pipe:
             data = pipe.read()
@@ -98,16 +135,17 @@ def _lint_batches(runner, batches: list[list[str]]) -> list:
     return results
 
 
-def _serve(conn) -> None:
+def _serve(conn, rules_dirs: RulesDirs) -> None:
     """The worker: import cfn-lint and load its rules, then lint the batches
     the parent sends (None: not needed) and send back one result per batch."""
     try:
         from cfnlint.runner import Runner
 
-        runner = Runner(_config([]))
-        batches = conn.recv()
-        if batches:
-            conn.send(_lint_batches(runner, batches))
+        runner = Runner(_config([], rules_dirs))
+        work = conn.recv()
+        if work:
+            batches, configure = work
+            conn.send(_lint_batches(runner, batches, rules_dirs, configure))
     except EOFError:
         pass  # the parent gave up (its build failed before linting)
     except Exception as exc:  # reported by the parent as a BuildError
@@ -116,14 +154,34 @@ def _serve(conn) -> None:
         conn.close()
 
 
+def _collect(results: list) -> Linted:
+    """The findings and costs of per-batch results; any failure, a BuildError."""
+    from codemate_cfn.errors import BuildError
+
+    problems, findings, seconds = [], [], {}
+    for batch in results:
+        if isinstance(batch, str):
+            problems.append(batch)
+            continue
+        for name, result, spent in batch:
+            if isinstance(result, str):
+                problems.append(result)
+            else:
+                findings += result
+                seconds[name] = spent
+    if problems:
+        raise BuildError("\n".join(problems))
+    return Linted(sorted(findings, key=lambda f: (f.template, f.line, f.rule)), seconds)
+
+
 class LintWorker:
     """A forked cfn-lint process, warming up until `lint` hands it work."""
 
-    def __init__(self, batches: int | None = None):
+    def __init__(self, batches: int | None = None, rules_dirs: RulesDirs = ()):
         self.batches = batches or min(2, os.cpu_count() or 1)
         context = multiprocessing.get_context("fork")
         self._conn, theirs = context.Pipe()
-        self._process = context.Process(target=_serve, args=(theirs,), daemon=True)
+        self._process = context.Process(target=_serve, args=(theirs, tuple(rules_dirs)), daemon=True)
         self._process.start()
         theirs.close()  # so a dead worker reads as EOF here, not a hang
         self._linted = False
@@ -134,25 +192,24 @@ class LintWorker:
     def __exit__(self, *exc) -> None:
         self.close()
 
-    def lint(self, paths: list[Path]) -> list[Finding]:
-        from codemate_cfn.errors import BuildError
-
+    def lint(self, paths: list[Path], costs: dict[str, float] | None = None, configure: dict | None = None) -> Linted:
+        """Lint `paths`, split by `costs` (template file name -> estimate;
+        default: their sizes) when there is enough to split; `configure`:
+        settings per rule id (cfn-lint's configure_rules)."""
         total = sum(p.stat().st_size for p in paths)
-        batches = balanced_batches(paths, self.batches if total >= SPLIT_BYTES else 1)
-        self._conn.send(batches)
+        batches = balanced_batches(paths, self.batches if total >= SPLIT_BYTES else 1, costs)
+        self._conn.send((batches, configure))
         try:
             results = self._conn.recv()
         except EOFError:
             results = ["cfn-lint failed: its process died"]
         self._linted = True
-        problems = [r for r in results if isinstance(r, str)]
-        if problems:
-            raise BuildError("\n".join(problems))
-        return [finding for result in results for finding in result]
+        return _collect(results)
 
     def close(self) -> None:
         """Reap the worker; one never given work is stopped at once (the
-        build failed before linting, and should not wait for its warm-up)."""
+        build failed before linting, or had nothing to lint, and should not
+        wait for its warm-up)."""
         if self._process is None:
             return
         self._conn.close()
@@ -165,43 +222,56 @@ class LintWorker:
         self._process = None
 
 
-def start_worker() -> LintWorker | None:
+def start_worker(rules_dirs: RulesDirs = ()) -> LintWorker | None:
     """Start the worker now, so it warms up while the caller renders; None
     where processes cannot be forked (lint_templates then lints in-process)."""
     if "fork" not in multiprocessing.get_all_start_methods():
         return None
-    return LintWorker()
+    return LintWorker(rules_dirs=rules_dirs)
 
 
-def balanced_batches(paths: list[Path], count: int) -> list[list[str]]:
-    """Split paths into `count` batches of about equal total size (largest first)."""
+def balanced_batches(paths: list[Path], count: int, costs: dict[str, float] | None = None) -> list[list[str]]:
+    """Split paths into `count` batches of about equal total cost, costliest
+    first, each to the batch with the least so far. `costs` maps a file name
+    to its estimated cost; without it (or for a name it lacks) a file's size
+    stands in, so give a cost for every path or for none."""
+    def cost(path: Path) -> float:
+        return costs[path.name] if costs and path.name in costs else path.stat().st_size
+
     batches: list[list[str]] = [[] for _ in range(count)]
-    sizes = [0] * count
-    for path in sorted(paths, key=lambda p: p.stat().st_size, reverse=True):
-        i = sizes.index(min(sizes))
+    loads = [0.0] * count
+    for path in sorted(paths, key=cost, reverse=True):
+        i = loads.index(min(loads))
         batches[i].append(str(path))
-        sizes[i] += path.stat().st_size
+        loads[i] += cost(path)
     return [b for b in batches if b]
 
 
-def lint_templates(paths: list[Path], worker: LintWorker | None = None) -> list[Finding]:
-    """Every cfn-lint finding for `paths`, sorted by template and line.
+def lint_templates(
+    paths: list[Path],
+    worker: LintWorker | None = None,
+    rules_dirs: RulesDirs = (),
+    costs: dict[str, float] | None = None,
+    configure: dict | None = None,
+) -> Linted:
+    """Every cfn-lint finding for `paths`, and each template's lint time.
 
-    `worker` (from start_worker) is used and closed; without it, a worker
-    is started here."""
+    `worker` (from start_worker, with its own rules directories) is used and
+    closed; without it, a worker is started here with `rules_dirs`, cfn-lint
+    rules directories added to its own. `costs` balances the batches (see
+    balanced_batches); `configure` holds settings per rule id."""
     if not paths:
         if worker:
             worker.close()
-        return []
-    worker = worker or start_worker()
+        return Linted([], {})
+    worker = worker or start_worker(rules_dirs)
     if worker is None:
         from cfnlint.runner import Runner
 
-        findings = [_finding(m) for m in Runner(_config([str(p) for p in paths])).run()]
-    else:
-        with worker:
-            findings = worker.lint(paths)
-    return sorted(findings, key=lambda f: (f.template, f.line, f.rule))
+        runner = Runner(_config([], rules_dirs))
+        return _collect([_lint_batch(runner, [str(p) for p in paths], rules_dirs, configure)])
+    with worker:
+        return worker.lint(paths, costs, configure)
 
 
 def failing(findings: list[Finding]) -> list[Finding]:

@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass
 
 from codemate_cfn.compile.layout import ROOT
-from codemate_cfn.compile.discovery import load_catalogue, load_conventions, load_layers, source_location
+from codemate_cfn.compile.discovery import load_catalogue, load_conventions, load_layers, readable, source_location
 from codemate_cfn.errors import BuildError, CodemateError
 from codemate_cfn.compile.project import Project
 from codemate_cfn.compile.wiring import root_template
@@ -46,7 +46,8 @@ def render_layers(layer_list: list, catalogue: dict, conventions: Conventions) -
             raise
         except Exception as exc:  # a bug in the layer's builder: one line saying where
             where = source_location(exc)
-            raise BuildError(f"layer {name}: {exc}" + (f" ({where}, {type(exc).__name__})" if where else "")) from exc
+            raise BuildError(f"layer {name}: {readable(str(exc))}"
+                             + (f" ({where}, {type(exc).__name__})" if where else "")) from exc
     root, order = root_template(layers, built, catalogue, ROOT_DESCRIPTION)
     templates = {ROOT: root.to_dict()}
     for name in order:

@@ -1,6 +1,5 @@
 """E9001: every stateful resource keeps its data on delete and on
-replacement. Supersedes codemate_cfn.stateful.missing_policies, which the
-build still calls until it lints with these rules."""
+replacement."""
 
 from cfnlint.rules import CloudFormationLintRule, RuleMatch
 
