@@ -117,6 +117,8 @@ def test_upload_skips_what_is_already_there(fresh_emulator, templates):
 
 def test_the_bootstrap_template_is_private_versioned_encrypted_tls_only_and_lints_clean(tmp_path):
     from codemate_cfn.compile.lint import failing, lint_templates
+    from codemate_cfn.compile.build import RULES_DIRS
+    from codemate_cfn.compile.lint import Setup
     from codemate_cfn.compile.render import to_json
 
     template = bootstrap.template()
@@ -132,7 +134,11 @@ def test_the_bootstrap_template_is_private_versioned_encrypted_tls_only_and_lint
     assert statement["Effect"] == "Deny" and statement["Condition"] == {"Bool": {"aws:SecureTransport": False}}
     path = tmp_path / "bootstrap.json"
     path.write_text(to_json(template))
-    assert failing(lint_templates([path]).findings) == []
+    # cfn-lint and the project's policies; the artifact bucket serves every
+    # environment, so it carries the project's fixed tags, not Environment
+    settings = {"E9002": {"tags": [f"{k}={v}" for k, v in bootstrap.tags().items()]}}
+    setup = Setup(regions=("ap-northeast-2",), rules_dirs=tuple(map(str, RULES_DIRS)), configure=settings)
+    assert failing(lint_templates([path], setup=setup).findings) == []
 
 
 def test_the_endpoint_comes_from_the_option_else_aws_endpoint_url(monkeypatch):

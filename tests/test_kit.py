@@ -257,7 +257,7 @@ def test_a_security_group_without_egress_rules_is_refused():
 
 def test_a_layer_made_of_every_block_lints_clean(tmp_path):
     from codemate_cfn.compile.build import RULES_DIRS
-    from codemate_cfn.compile.lint import failing, lint_templates
+    from codemate_cfn.compile.lint import Setup, failing, lint_templates
     from codemate_cfn.compile.rules import rule_config
 
     def build(t):
@@ -275,7 +275,8 @@ def test_a_layer_made_of_every_block_lints_clean(tmp_path):
         paths[-1].write_text(to_json(template))
 
     # cfn-lint's rules and the project's policies alike
-    assert failing(lint_templates(paths, rules_dirs=RULES_DIRS, configure=rule_config(CONVENTIONS)).findings) == []
+    setup = Setup(regions=CONVENTIONS.regions, rules_dirs=tuple(map(str, RULES_DIRS)), configure=rule_config(CONVENTIONS))
+    assert failing(lint_templates(paths, setup=setup).findings) == []
 
 
 # -- borders -------------------------------------------------------------------------------

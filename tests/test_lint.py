@@ -14,7 +14,7 @@ import pytest
 
 from codemate_cfn.compile import lint
 from codemate_cfn.errors import BuildError
-from codemate_cfn.compile.lint import Finding, LintWorker, balanced_batches, failing, lint_templates
+from codemate_cfn.compile.lint import Finding, LintWorker, Setup, balanced_batches, failing, lint_templates
 from codemate_cfn.compile.lintcache import LintCache
 
 BAD_TEMPLATE = {
@@ -67,7 +67,7 @@ def linted(bad_templates, rules_dir) -> lint.Linted:
     custom rules directory."""
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(lint, "SPLIT_BYTES", 0)  # split however small
-        return lint_templates(bad_templates, rules_dirs=[rules_dir])
+        return lint_templates(bad_templates, setup=Setup(rules_dirs=(str(rules_dir),)))
 
 
 @pytest.fixture(scope="module")
@@ -156,10 +156,10 @@ def test_cost_estimates_scale_the_last_time_and_fall_back_to_bytes():
 def test_a_crash_inside_cfn_lint_is_a_build_error_naming_the_batch(bad_templates, monkeypatch):
     config = lint._config
 
-    def crash_on_a_batch(paths, rules_dirs=(), configure=None):
+    def crash_on_a_batch(paths, setup):
         if paths:
             raise RuntimeError("rule blew up")
-        return config(paths, rules_dirs, configure)
+        return config(paths, setup)
 
     monkeypatch.setattr(lint, "_config", crash_on_a_batch)  # the forked worker inherits it
     monkeypatch.setattr(lint, "SPLIT_BYTES", 0)

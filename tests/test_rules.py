@@ -19,7 +19,6 @@ from troposphere import encode_to_dict
 
 from codemate_cfn.compile.discovery import load_conventions
 from codemate_cfn.compile.rules import RULE_IDS, RULES_DIR, rule_config
-from codemate_cfn.compile.lint import REGION
 from codemate_cfn.compile.render import to_json
 from run_cli import ROOT
 
@@ -69,7 +68,7 @@ def hits(rendered, tmp_path_factory) -> list[Hit]:
     for name, template in rendered.templates.items():
         (project / f"{name}.json").write_text(to_json(template))
     paths = sorted(FIXTURES.glob("*/*.json")) + sorted(project.glob("*.json"))
-    config = ManualArgs(templates=[str(p) for p in paths], regions=[REGION], append_rules=[str(RULES_DIR)],
+    config = ManualArgs(templates=[str(p) for p in paths], regions=list(CONVENTIONS.regions), append_rules=[str(RULES_DIR)],
                         configure_rules=rule_config(CONVENTIONS))
     return [_hit(m) for m in lint_by_config(config)]
 

@@ -81,12 +81,16 @@ def compiler_files() -> list[Path]:
 RULES_DIRS: tuple[Path, ...] = (Path(codemate_cfn.__file__).parent / "compile" / "rules",)
 
 
-def _rule_settings(project: Project) -> dict:
-    """The policies' settings that come from the project (its tags)."""
+def lint_setup(project: Project, rules_dirs: tuple[Path, ...]):
+    """How cfn-lint runs for the project: for the regions its templates are
+    made for, with the policies configured with its tags."""
     from codemate_cfn.compile.discovery import load_conventions
+    from codemate_cfn.compile.lint import Setup
     from codemate_cfn.compile.rules import rule_config
 
-    return rule_config(load_conventions(project.root))
+    conventions = load_conventions(project.root)
+    return Setup(regions=conventions.regions, rules_dirs=tuple(map(str, rules_dirs)),
+                 configure=rule_config(conventions) if rules_dirs else {})
 
 
 def _hash_files(digest, files: list[tuple[Path, Path]]) -> None:
@@ -260,11 +264,10 @@ class _Linting:
         from codemate_cfn.compile import lint
         from codemate_cfn.compile.lintcache import LintCache, linter_key
 
-        self.project, self.inputs_key, self.rules_dirs = project, inputs_key, rules_dirs
-        self.configure = _rule_settings(project) if rules_dirs else None
-        self.cache = LintCache.read(project.build_dir,
-                                    linter_key(_tool_versions()["cfn-lint"], rules_dirs, self.configure))
-        self.worker = lint.start_worker(rules_dirs) if self.cache.rendered_from != inputs_key else None
+        self.project, self.inputs_key = project, inputs_key
+        self.setup = lint_setup(project, rules_dirs)
+        self.cache = LintCache.read(project.build_dir, linter_key(_tool_versions()["cfn-lint"], self.setup))
+        self.worker = lint.start_worker(self.setup) if self.cache.rendered_from != inputs_key else None
 
     def findings(self, written: list[tuple[Path, TemplateInfo]], progress: Callable[[str], None]) -> list:
         """Every template's findings: cfn-lint runs only on those whose
@@ -273,13 +276,13 @@ class _Linting:
 
         cache = self.cache
         todo = [(p, t) for p, t in written if cache.findings(p.name, t.sha256) is None]
-        version = f"cfn-lint {installed_version('cfn-lint')} ({lint.REGION})"
+        version = f"cfn-lint {installed_version('cfn-lint')} ({self.setup.describe()})"
         if todo:
             which = f"{len(todo)} templates" if len(todo) == len(written) else \
                 f"{len(todo)} of {len(written)} templates ({', '.join(t.name for _, t in todo)})"
             progress(f"linting {which} with {version}")
             costs = cache.costs({p.name: t.bytes for p, t in todo})
-            linted = lint.lint_templates([p for p, _ in todo], self.worker, self.rules_dirs, costs, self.configure)
+            linted = lint.lint_templates([p for p, _ in todo], self.worker, self.setup, costs)
             for p, t in todo:
                 cache.record(p.name, t.sha256, t.bytes, linted.seconds.get(p.name, 0.0),
                              [f for f in linted.findings if f.template == p.name])

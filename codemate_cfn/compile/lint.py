@@ -24,10 +24,9 @@ import os
 import pickle
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-REGION = "ap-northeast-2"
 FAILING_LEVELS = ("error", "warning")
 # Below this many bytes of templates, a second batch costs more (its own
 # first-template warm-up) than it saves.
@@ -68,6 +67,32 @@ def _finding(match) -> Finding:
 RulesDirs = Sequence["Path | str"]
 
 
+@dataclass(frozen=True)
+class Setup:
+    """What cfn-lint runs with besides the templates: the regions they are
+    made for (empty: cfn-lint's default), custom rules directories added to
+    cfn-lint's own rules, and settings per rule id (configure_rules)."""
+
+    regions: tuple[str, ...] = ()
+    rules_dirs: tuple[str, ...] = ()
+    configure: dict = field(default_factory=dict, compare=False)
+
+    def config(self, paths: list[str]):
+        from cfnlint.config import ConfigMixIn, ManualArgs
+
+        args = ManualArgs(templates=paths)
+        if self.regions:
+            args["regions"] = list(self.regions)
+        if self.rules_dirs:  # added to cfn-lint's own rules, not in place of them
+            args["append_rules"] = [str(d) for d in self.rules_dirs]
+        if self.configure:  # cfn-lint applies them on each run
+            args["configure_rules"] = self.configure
+        return ConfigMixIn(**args)
+
+    def describe(self) -> str:
+        return ", ".join(self.regions) or "cfn-lint's default region"
+
+
 @dataclass
 class Linted:
     """What one lint run found, and what each template cost."""
@@ -76,15 +101,8 @@ class Linted:
     seconds: dict[str, float]  # template file name -> seconds cfn-lint spent on it
 
 
-def _config(paths: list[str], rules_dirs: RulesDirs = (), configure: dict | None = None):
-    from cfnlint.config import ConfigMixIn, ManualArgs
-
-    args = ManualArgs(templates=paths, regions=[REGION])
-    if rules_dirs:  # added to cfn-lint's own rules, not in place of them
-        args["append_rules"] = [str(d) for d in rules_dirs]
-    if configure:  # rule id -> its settings (cfn-lint applies them each run)
-        args["configure_rules"] = configure
-    return ConfigMixIn(**args)
+def _config(paths: list[str], setup: Setup):
+    return setup.config(paths)
 
 
 def _failed(paths: list[str], why: str) -> str:
@@ -96,21 +114,21 @@ def _failed(paths: list[str], why: str) -> str:
 Result = tuple[str, "list[Finding] | str", float]
 
 
-def _lint_one(runner, path: str, rules_dirs: RulesDirs, configure: dict | None = None) -> Result:
+def _lint_one(runner, path: str, setup: Setup) -> Result:
     started = time.perf_counter()
     try:
-        runner.config = _config([path], rules_dirs, configure)
+        runner.config = _config([path], setup)
         result: list[Finding] | str = [_finding(m) for m in runner.run()]
     except Exception as exc:
         result = _failed([path], f"{type(exc).__name__}: {exc}")
     return Path(path).name, result, time.perf_counter() - started
 
 
-def _lint_batch(runner, paths: list[str], rules_dirs: RulesDirs, configure: dict | None = None) -> list[Result]:
-    return [_lint_one(runner, path, rules_dirs, configure) for path in paths]
+def _lint_batch(runner, paths: list[str], setup: Setup) -> list[Result]:
+    return [_lint_one(runner, path, setup) for path in paths]
 
 
-def _lint_batches(runner, batches: list[list[str]], rules_dirs: RulesDirs, configure: dict | None = None) -> list:
+def _lint_batches(runner, batches: list[list[str]], setup: Setup) -> list:
     """Lint the first batch here and each other one in a fork of this
     (warmed-up) process; per batch, its results or why it has none."""
     forks = []
@@ -121,12 +139,12 @@ def _lint_batches(runner, batches: list[list[str]], rules_dirs: RulesDirs, confi
             try:
                 os.close(read)
                 with os.fdopen(write, "wb") as out:
-                    out.write(pickle.dumps(_lint_batch(runner, batch, rules_dirs, configure)))
+                    out.write(pickle.dumps(_lint_batch(runner, batch, setup)))
             finally:
                 os._exit(0)
         os.close(write)
         forks.append((pid, read, batch))
-    results = [_lint_batch(runner, batches[0], rules_dirs, configure)]
+    results = [_lint_batch(runner, batches[0], setup)]
     for pid, read, batch in forks:
         with os.fdopen(read, "rb") as pipe:
             data = pipe.read()
@@ -135,17 +153,16 @@ def _lint_batches(runner, batches: list[list[str]], rules_dirs: RulesDirs, confi
     return results
 
 
-def _serve(conn, rules_dirs: RulesDirs) -> None:
+def _serve(conn, setup: Setup) -> None:
     """The worker: import cfn-lint and load its rules, then lint the batches
     the parent sends (None: not needed) and send back one result per batch."""
     try:
         from cfnlint.runner import Runner
 
-        runner = Runner(_config([], rules_dirs))
-        work = conn.recv()
-        if work:
-            batches, configure = work
-            conn.send(_lint_batches(runner, batches, rules_dirs, configure))
+        runner = Runner(_config([], setup))
+        batches = conn.recv()
+        if batches:
+            conn.send(_lint_batches(runner, batches, setup))
     except EOFError:
         pass  # the parent gave up (its build failed before linting)
     except Exception as exc:  # reported by the parent as a BuildError
@@ -177,11 +194,11 @@ def _collect(results: list) -> Linted:
 class LintWorker:
     """A forked cfn-lint process, warming up until `lint` hands it work."""
 
-    def __init__(self, batches: int | None = None, rules_dirs: RulesDirs = ()):
+    def __init__(self, batches: int | None = None, setup: Setup = Setup()):
         self.batches = batches or min(2, os.cpu_count() or 1)
         context = multiprocessing.get_context("fork")
         self._conn, theirs = context.Pipe()
-        self._process = context.Process(target=_serve, args=(theirs, tuple(rules_dirs)), daemon=True)
+        self._process = context.Process(target=_serve, args=(theirs, setup), daemon=True)
         self._process.start()
         theirs.close()  # so a dead worker reads as EOF here, not a hang
         self._linted = False
@@ -192,13 +209,12 @@ class LintWorker:
     def __exit__(self, *exc) -> None:
         self.close()
 
-    def lint(self, paths: list[Path], costs: dict[str, float] | None = None, configure: dict | None = None) -> Linted:
+    def lint(self, paths: list[Path], costs: dict[str, float] | None = None) -> Linted:
         """Lint `paths`, split by `costs` (template file name -> estimate;
-        default: their sizes) when there is enough to split; `configure`:
-        settings per rule id (cfn-lint's configure_rules)."""
+        default: their sizes) when there is enough to split."""
         total = sum(p.stat().st_size for p in paths)
         batches = balanced_batches(paths, self.batches if total >= SPLIT_BYTES else 1, costs)
-        self._conn.send((batches, configure))
+        self._conn.send(batches)
         try:
             results = self._conn.recv()
         except EOFError:
@@ -222,12 +238,12 @@ class LintWorker:
         self._process = None
 
 
-def start_worker(rules_dirs: RulesDirs = ()) -> LintWorker | None:
+def start_worker(setup: Setup = Setup()) -> LintWorker | None:
     """Start the worker now, so it warms up while the caller renders; None
     where processes cannot be forked (lint_templates then lints in-process)."""
     if "fork" not in multiprocessing.get_all_start_methods():
         return None
-    return LintWorker(rules_dirs=rules_dirs)
+    return LintWorker(setup=setup)
 
 
 def balanced_batches(paths: list[Path], count: int, costs: dict[str, float] | None = None) -> list[list[str]]:
@@ -250,28 +266,26 @@ def balanced_batches(paths: list[Path], count: int, costs: dict[str, float] | No
 def lint_templates(
     paths: list[Path],
     worker: LintWorker | None = None,
-    rules_dirs: RulesDirs = (),
+    setup: Setup = Setup(),
     costs: dict[str, float] | None = None,
-    configure: dict | None = None,
 ) -> Linted:
     """Every cfn-lint finding for `paths`, and each template's lint time.
 
-    `worker` (from start_worker, with its own rules directories) is used and
-    closed; without it, a worker is started here with `rules_dirs`, cfn-lint
-    rules directories added to its own. `costs` balances the batches (see
-    balanced_batches); `configure` holds settings per rule id."""
+    `worker` (from start_worker, with its own setup) is used and closed;
+    without it, a worker is started here with `setup`. `costs` balances the
+    batches (see balanced_batches)."""
     if not paths:
         if worker:
             worker.close()
         return Linted([], {})
-    worker = worker or start_worker(rules_dirs)
+    worker = worker or start_worker(setup)
     if worker is None:
         from cfnlint.runner import Runner
 
-        runner = Runner(_config([], rules_dirs))
-        return _collect([_lint_batch(runner, [str(p) for p in paths], rules_dirs, configure)])
+        runner = Runner(_config([], setup))
+        return _collect([_lint_batch(runner, [str(p) for p in paths], setup)])
     with worker:
-        return worker.lint(paths, costs, configure)
+        return worker.lint(paths, costs)
 
 
 def failing(findings: list[Finding]) -> list[Finding]:

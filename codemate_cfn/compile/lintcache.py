@@ -41,9 +41,11 @@ def tree_files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
 
 
-def linter_key(cfn_lint_version: str, rules_dirs: lint.RulesDirs = (), configure: dict | None = None) -> str:
+def linter_key(cfn_lint_version: str, setup: lint.Setup = lint.Setup()) -> str:
     """What a template's findings depend on besides its own bytes."""
-    digest = hashlib.sha256(json.dumps([FORMAT, cfn_lint_version, lint.REGION, configure or {}], sort_keys=True).encode())
+    rules_dirs = setup.rules_dirs
+    digest = hashlib.sha256(json.dumps([FORMAT, cfn_lint_version, list(setup.regions), setup.configure],
+                                       sort_keys=True).encode())
     for path in (Path(lint.__file__), Path(__file__)):
         digest.update(path.read_bytes())
     for folder in map(Path, rules_dirs):
