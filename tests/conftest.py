@@ -2,13 +2,19 @@
 session, copies of it to change and build in this process, and the command
 line run in this process (`run_main`) or in a fresh one (run_cli.cli).
 
-`python -m pytest tests/test_golden.py --update-golden` rewrites the golden
-snapshots in tests/golden/ from the templates as they render now.
+`python -m pytest tests/test_golden.py tests/test_golden_views.py
+--update-golden` rewrites the golden snapshots in tests/golden/.
+
+Markers, for the fast subset (`python -m pytest -m "not emulator and not
+subprocess"`): a test that uses the local AWS emulator is marked `emulator`
+by the fixtures it asks for; one that starts a process must be marked
+`subprocess`, and fails when it is not.
 """
 
 from __future__ import annotations
 
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -19,12 +25,34 @@ from codemate_cfn.compile.render import render
 from run_cli import ROOT, copy_project, in_process
 
 
+# Fixtures of emulator_fixtures.py that start or use the local AWS emulator.
+EMULATOR_FIXTURES = {"server", "emulator", "fresh_emulator", "aws", "deployed", "run"}
+
+
 def pytest_addoption(parser):
     parser.addoption(
         "--update-golden",
         action="store_true",
-        help="rewrite tests/golden/*.json from the templates as they render now",
+        help="rewrite the snapshots in tests/golden/ from what the code produces now",
     )
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if EMULATOR_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.emulator)
+
+
+@pytest.fixture(autouse=True)
+def processes_are_marked(request, monkeypatch):
+    """A test that starts a process without the `subprocess` marker fails,
+    so the fast subset stays fast and free of processes."""
+    if request.node.get_closest_marker("subprocess") or request.node.get_closest_marker("emulator"):
+        return
+    def refuse(self, args, *rest, **options):
+        pytest.fail(f"{request.node.name} starts a process ({args!r}): mark it @pytest.mark.subprocess")
+
+    monkeypatch.setattr(subprocess.Popen, "__init__", refuse)
 
 
 @pytest.fixture(scope="session")

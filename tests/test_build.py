@@ -76,6 +76,7 @@ def test_the_real_templates_lint_clean(built):
     assert result.findings == []
 
 
+@pytest.mark.subprocess
 def test_the_cfn_lint_command_line_finds_nothing_in_the_build(built):
     project, _ = built
     templates = sorted(project.templates_dir.glob("*.json"))

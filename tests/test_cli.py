@@ -35,6 +35,7 @@ def expected_rows(build_dir) -> list[list[str]]:
     ]
 
 
+@pytest.mark.subprocess
 def test_build_prints_a_table_per_template_and_exits_0(tmp_path):
     out = tmp_path / "build"
 
@@ -54,6 +55,7 @@ def test_build_prints_a_table_per_template_and_exits_0(tmp_path):
     assert "up to date: nothing changed since the last build" in again.stdout
 
 
+@pytest.mark.subprocess
 def test_outside_a_project_build_says_so_in_one_line(tmp_path):
     done = cli("build", cwd=tmp_path)
 
@@ -91,6 +93,7 @@ def test_a_broken_layer_is_one_error_line_saying_where(mistake, project_copy, tm
     assert re.fullmatch(expected, error), error
 
 
+@pytest.mark.subprocess
 def test_a_project_without_conventions_is_one_error_line_naming_its_module(project_copy, tmp_path):
     module = project_copy / "templates_src" / "project.py"
     module.write_text(module.read_text().replace("CONVENTIONS = Conventions(", "UNUSED = Conventions("))
@@ -103,6 +106,7 @@ def test_a_project_without_conventions_is_one_error_line_naming_its_module(proje
     ]
 
 
+@pytest.mark.subprocess
 def test_validate_of_a_missing_file_is_one_line_and_exit_2(tmp_path):
     done = cli("validate", tmp_path / "staging.json")
 

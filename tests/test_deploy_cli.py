@@ -75,6 +75,7 @@ def test_plan_output_json_and_its_exit_status(run, aws, templates, project, cata
     assert refused and any("stack storage: FilesBucket (AWS::S3::Bucket) would be replaced" in r for r in refused)
 
 
+@pytest.mark.subprocess
 def test_plan_help_explains_the_exit_statuses():
     done = cli("plan", "--help")
     assert done.returncode == 0
@@ -149,6 +150,7 @@ def test_errors_are_one_line_naming_what_is_wrong(run, project, tmp_path):
     assert assert_one_line_errors(profile) == ["AWS profile 'nosuch' not found in the AWS config files"]
 
 
+@pytest.mark.subprocess
 def test_deploy_local_runs_on_its_own_emulator(built, env):
     project, _ = built
     done = cli("--build-dir", project.build_dir, "deploy", "params/dev.json", "--local", "--yes")

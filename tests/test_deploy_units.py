@@ -173,6 +173,7 @@ def test_bad_aws_settings_are_one_clear_sentence(monkeypatch, tmp_path):
             raise EndpointConnectionError(endpoint_url="http://127.0.0.1:9")
 
 
+@pytest.mark.subprocess
 def test_git_commit_names_head_and_outside_git_says_unknown(project, tmp_path):
     assert re.fullmatch(r"[0-9a-f]{12}(-dirty)?", provenance.git_commit(project.root))
     assert provenance.git_commit(tmp_path) == "unknown"

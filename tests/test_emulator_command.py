@@ -32,6 +32,7 @@ def emulator_process():
         process.stderr.close()
 
 
+@pytest.mark.subprocess
 def test_a_deploy_from_another_process_creates_every_stack_in_the_emulator_process(
         emulator_process, built, monkeypatch, tmp_path):
     project, result = built
@@ -54,6 +55,7 @@ def test_a_deploy_from_another_process_creates_every_stack_in_the_emulator_proce
     assert outputs["RdsEndpoint"].endswith(":5432")
 
 
+@pytest.mark.subprocess
 def test_the_emulator_listens_on_the_port_asked_for():
     probe = subprocess.run([sys.executable, "-c", "import socket; s = socket.socket(); s.bind(('127.0.0.1', 0)); "
                             "print(s.getsockname()[1])"], capture_output=True, text=True, check=True)

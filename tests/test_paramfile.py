@@ -147,6 +147,7 @@ def test_the_tags_are_checked_against_the_conventions_given(tmp_path):
     ]
 
 
+@pytest.mark.subprocess
 def test_validate_prints_one_error_line_per_problem_and_exits_2(catalogue, conventions):
     paths = sorted(FIXTURES.glob("*.json"))
     expected = [problem for path in paths for problem in paramfile.check(path, catalogue, conventions)[1]]
@@ -159,6 +160,7 @@ def test_validate_prints_one_error_line_per_problem_and_exits_2(catalogue, conve
     assert done.stdout == ""
 
 
+@pytest.mark.subprocess
 def test_validate_accepts_the_environment_files():
     done = cli("validate", "params/dev.json", "params/prod.json")
 

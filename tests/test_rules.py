@@ -150,6 +150,7 @@ def test_secret_findings_never_repeat_the_secret(hits):
     assert "DbPassword is named like a secret and has a Default and no NoEcho" in messages
 
 
+@pytest.mark.subprocess
 def test_the_cfn_lint_command_line_loads_the_rules_from_their_directory():
     cfn_lint = Path(sys.executable).parent / "cfn-lint"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}  # the rules import this tree's codemate_cfn
