@@ -22,6 +22,8 @@ import pytest
 from codemate_cfn.compile.build import build
 from codemate_cfn.compile.project import Project
 from codemate_cfn.compile.render import render
+from codemate_cfn.compile.discovery import load_layers
+from layer_values import ENVIRONMENTS, Environment
 from run_cli import ROOT, copy_project, in_process
 
 
@@ -104,3 +106,19 @@ def copy_build(project_copy, built, tmp_path) -> Project:
 def run_main(capsys):
     """The command line in this process: run_main(ARGS...) -> returncode, stdout, stderr."""
     return lambda *args: in_process(capsys, *args)
+
+
+def _layer_view(name: str):
+    @pytest.fixture(name=name, params=ENVIRONMENTS)
+    def view(request) -> Environment:
+        f"""The {name} layer as each environment's parameter file sees it
+        (the test runs once per environment; `.env` says which)."""
+        return Environment(name, request.param)
+
+    return view
+
+
+# One fixture per layer, named after it (`network`, `data`, ...), for every
+# layer the project has: a layer's tests ask for it by name.
+for _layer in load_layers(ROOT):
+    globals()[f"_{_layer.name}_view"] = _layer_view(_layer.name)

@@ -56,6 +56,7 @@ class Environment:
     evaluated by the deploy plan's own evaluator (codemate_cfn.deploy.conditions)."""
 
     def __init__(self, layer: str, env: str, **overrides: str):
+        self.env = env  # "dev" or "prod": the parameter file this view reads
         self.template = templates()[layer]
         given = {**{n: p.default for n, p in catalogue().items() if p.default is not None},
                  **param_file(env), **overrides}

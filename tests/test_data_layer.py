@@ -4,13 +4,12 @@ carry their policies (the build refuses them otherwise), and every property
 a parameter feeds that may replace the database or the cache is listed in
 docs/stateful-resources.md."""
 
-import json
 import re
 
 import pytest
 
 from codemate_cfn.stateful import is_stateful
-from layer_values import ENVIRONMENTS, ROOT, Environment, catalogue, templates
+from layer_values import ROOT, Environment, catalogue, templates
 
 # CodeMate's design, per environment.
 RDS = {
@@ -33,20 +32,11 @@ SCHEMA_TYPES = ("AWS::RDS::DBInstance", "AWS::ElastiCache::ReplicationGroup")
 LEVEL_WORDS = {"always replaces": "createOnlyProperties", "may replace": "conditionalCreateOnlyProperties"}
 
 
-@pytest.fixture(params=ENVIRONMENTS)
-def data(request) -> Environment:
-    return Environment("data", request.param)
-
-
-def env_name(data: Environment) -> str:
-    return data.values["EnvironmentName"]
-
-
 # --- RDS PostgreSQL ------------------------------------------------------------------------
 
 def test_database_size_availability_and_retention_come_from_the_parameter_file(data):
     props = data.props("Database")
-    expected = RDS[env_name(data)]
+    expected = RDS[data.env]
     assert {k: props.get(k) for k in expected} == expected
     if "MaxAllocatedStorage" not in expected:
         assert "MaxAllocatedStorage" not in props  # 0 in the parameter file: no autoscaling
@@ -57,7 +47,7 @@ def test_database_is_postgres_17_named_codemate_private_and_encrypted(data):
     props = data.props("Database")
     assert props["Engine"] == "postgres" and re.fullmatch(r"17\.\d+", props["EngineVersion"])
     assert props["DBName"] == "codemate"
-    assert props["DBInstanceIdentifier"] == f"codemate-db-{env_name(data)}"
+    assert props["DBInstanceIdentifier"] == f"codemate-db-{data.env}"
     assert props["PubliclyAccessible"] is False
     assert props["StorageEncrypted"] is True and props["KmsKeyId"] == {"Ref": "KmsKeyArn"}
     assert props["VPCSecurityGroups"] == [{"Ref": "RdsSecurityGroupId"}]
@@ -99,10 +89,10 @@ def test_rds_manages_the_master_password_in_secrets_manager(data):
 
 def test_the_read_replica_is_off_by_default_and_follows_the_parameter(data):
     assert not data.exists("DatabaseReadReplica")
-    with_replica = Environment("data", env_name(data), DbCreateReadReplica="true")
+    with_replica = Environment("data", data.env, DbCreateReadReplica="true")
     replica = with_replica.props("DatabaseReadReplica")
     assert replica["SourceDBInstanceIdentifier"] == {"Ref": "Database"}
-    assert replica["DBInstanceClass"] == RDS[env_name(data)]["DBInstanceClass"]
+    assert replica["DBInstanceClass"] == RDS[data.env]["DBInstanceClass"]
     assert replica["PubliclyAccessible"] is False
 
 
@@ -115,7 +105,7 @@ def test_storage_autoscaling_turns_on_with_a_ceiling():
 
 def test_redis_topology_and_retention_come_from_the_parameter_file(data):
     props = data.props("Redis")
-    expected = REDIS[env_name(data)]
+    expected = REDIS[data.env]
     assert {k: props.get(k) for k in expected} == expected
     for absent in {"NumCacheClusters", "NumNodeGroups", "ReplicasPerNodeGroup"} - set(expected):
         assert absent not in props
@@ -124,7 +114,7 @@ def test_redis_topology_and_retention_come_from_the_parameter_file(data):
 def test_redis_node_count_matches_the_spec(data):
     props = data.props("Redis")
     nodes = props.get("NumCacheClusters") or props["NumNodeGroups"] * (1 + int(props["ReplicasPerNodeGroup"]))
-    assert nodes == REDIS_NODES[env_name(data)]
+    assert nodes == REDIS_NODES[data.env]
 
 
 def test_redis_7_is_encrypted_and_authenticated_by_a_generated_token(data):
@@ -134,7 +124,7 @@ def test_redis_7_is_encrypted_and_authenticated_by_a_generated_token(data):
     assert props["KmsKeyId"] == {"Ref": "KmsKeyArn"}
     assert props["AuthToken"] == {"Fn::Sub": "{{resolve:secretsmanager:${RedisAuthTokenSecret}}}"}
     token = data.props("RedisAuthTokenSecret")
-    assert token["Name"] == f"codemate/{env_name(data)}/redis-auth"
+    assert token["Name"] == f"codemate/{data.env}/redis-auth"
     assert token["GenerateSecretString"]["PasswordLength"] >= 16
     assert token["GenerateSecretString"]["ExcludePunctuation"] is True  # no / " @ in an AUTH token
     assert props["SecurityGroupIds"] == [{"Ref": "RedisSecurityGroupId"}]
@@ -146,7 +136,7 @@ def test_resharding_redis_does_not_replace_it():
 
 
 def test_redis_endpoint_is_the_configuration_endpoint_only_in_cluster_mode(data):
-    endpoint = "ConfigurationEndPoint" if env_name(data) == "prod" else "PrimaryEndPoint"
+    endpoint = "ConfigurationEndPoint" if data.env == "prod" else "PrimaryEndPoint"
     assert data.output("RedisEndpoint") == {"Fn::Join": [":", [
         {"Fn::GetAtt": ["Redis", f"{endpoint}.Address"]}, {"Fn::GetAtt": ["Redis", f"{endpoint}.Port"]}]]}
 
@@ -164,7 +154,7 @@ def test_root_prints_the_database_and_cache_endpoints():
 def test_application_secrets_are_named_per_environment_and_use_the_project_key(data):
     secrets = data.of_type("AWS::SecretsManager::Secret")
     names = {s["Properties"]["Name"] for s in secrets.values()}
-    env = env_name(data)
+    env = data.env
     assert names == {f"codemate/{env}/{part}" for part in ("nextauth", "anthropic", "github-oauth", "redis-auth")}
     for secret in secrets.values():
         assert secret["Properties"]["KmsKeyId"] == {"Ref": "KmsKeyArn"}
@@ -177,30 +167,7 @@ def test_operator_secrets_are_created_empty_and_generated_ones_generated(data):
     assert data.props("NextAuthSecret")["GenerateSecretString"]["PasswordLength"] >= 32
 
 
-def test_no_template_holds_a_secret_value():
-    for name, template in templates().items():
-        text = json.dumps(template)
-        assert '"SecretString"' not in text, name
-        assert '"MasterUserPassword"' not in text, name
-        assert '"AuthToken": "' not in text, name  # only a dynamic reference, never a literal
-
-
 # --- no data loss --------------------------------------------------------------------------
-
-def test_database_and_cache_are_snapshotted_and_secrets_retained():
-    resources = templates()["data"]["Resources"]
-    policies = {lid: (r["DeletionPolicy"], r["UpdateReplacePolicy"])
-                for lid, r in resources.items() if is_stateful(r["Type"])}
-    assert policies == {
-        "Database": ("Snapshot", "Snapshot"),
-        "DatabaseReadReplica": ("Snapshot", "Snapshot"),
-        "Redis": ("Snapshot", "Snapshot"),
-        "RedisAuthTokenSecret": ("Retain", "Retain"),
-        "NextAuthSecret": ("Retain", "Retain"),
-        "AnthropicSecret": ("Retain", "Retain"),
-        "GithubOAuthSecret": ("Retain", "Retain"),
-    }
-
 
 # --- what replaces the database or the cache --------------------------------------------------
 

@@ -11,7 +11,6 @@ import pytest
 
 from codemate_cfn.deploy import bootstrap
 from codemate_cfn.deploy import flow as deploy
-from codemate_cfn.deploy import events
 from codemate_cfn.deploy import upload
 from codemate_cfn.emulator import is_placeholder, not_emulated
 from codemate_cfn.stateful import is_stateful

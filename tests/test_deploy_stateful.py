@@ -10,7 +10,6 @@ import json
 
 import pytest
 
-from codemate_cfn.deploy import flow as deploy
 from codemate_cfn.errors import CodemateError
 from codemate_cfn.stateful import is_stateful
 from codemate_cfn.deploy import stack as stack_reads

@@ -5,7 +5,6 @@ gateway endpoint and the flow logs to the logs bucket."""
 from __future__ import annotations
 
 import pytest
-import troposphere.ec2
 
 from layer_values import ENVIRONMENTS, Environment, catalogue, param_file, templates
 
@@ -20,15 +19,6 @@ SUBNETS = {
     ("Db", "2c"): "10.0.22.0/24",
 }
 NAT_GATEWAYS = {"dev": ["NatGateway2a"], "prod": ["NatGateway2a", "NatGateway2c"]}
-
-
-@pytest.fixture(params=ENVIRONMENTS)
-def network(request) -> Environment:
-    return Environment("network", request.param)
-
-
-def env_of(network: Environment) -> str:
-    return network.values["EnvironmentName"]
 
 
 def in_region(value) -> str:
@@ -84,7 +74,7 @@ def test_nat_gateway_count_comes_from_the_parameter_file():
 
 
 def test_one_nat_gateway_in_dev_one_per_az_in_prod(network):
-    env = env_of(network)
+    env = network.env
     nats = network.of_type("AWS::EC2::NatGateway")
 
     assert network.condition("TwoNatGateways") is (env == "prod")
@@ -108,7 +98,7 @@ def test_public_subnets_route_to_the_internet_gateway(network):
 
 
 def test_app_subnets_route_through_the_nat_in_their_az_or_the_only_one(network):
-    env = env_of(network)
+    env = network.env
     expected_nat = {"2a": "NatGateway2a", "2c": "NatGateway2c" if env == "prod" else "NatGateway2a"}
     for az in ("2a", "2c"):
         table = route_table_of(network, f"AppSubnet{az}")
@@ -148,30 +138,3 @@ def test_vpc_flow_logs_go_to_the_logs_bucket(network):
     }
     assert templates()["storage"]["Outputs"]["LogsBucketArn"]["Value"] == {"Fn::GetAtt": ["LogsBucket", "Arn"]}
 
-
-def test_every_taggable_resource_carries_the_standard_tags(network):
-    taggable = {
-        cls.resource_type for cls in vars(troposphere.ec2).values()
-        if isinstance(cls, type) and hasattr(cls, "resource_type") and "Tags" in cls.props
-    }
-    env = env_of(network)
-    checked = 0
-    for logical_id, resource in network.template["Resources"].items():
-        if resource["Type"] not in taggable or not network.exists(logical_id):
-            continue
-        tags = {t["Key"]: t["Value"] for t in network.props(logical_id).get("Tags", [])}
-        assert {k: tags.get(k) for k in ("Environment", "Project", "ManagedBy")} == {
-            "Environment": env, "Project": "codemate", "ManagedBy": "cloudformation"
-        }, logical_id
-        checked += 1
-    assert checked >= 15
-
-
-def test_the_layer_publishes_the_vpc_and_subnet_ids():
-    outputs = templates()["network"]["Outputs"]
-
-    assert outputs["VpcId"]["Value"] == {"Ref": "Vpc"}
-    for tier in ("Public", "App", "Db"):
-        assert outputs[f"{tier}SubnetIds"]["Value"] == {
-            "Fn::Join": [",", [{"Ref": f"{tier}Subnet2a"}, {"Ref": f"{tier}Subnet2c"}]]
-        }

@@ -98,8 +98,3 @@ def test_group_names_carry_the_environment(security):
         "RedisSecurityGroup": {"Fn::Sub": "codemate-redis-sg-${EnvironmentName}"},
     }
 
-
-def test_the_layer_publishes_each_group_id(security):
-    for group in GROUPS:
-        name = group.replace("SecurityGroup", "")
-        assert security["Outputs"][f"{name}SecurityGroupId"]["Value"] == {"Fn::GetAtt": [group, "GroupId"]}

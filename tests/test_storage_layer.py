@@ -7,21 +7,11 @@ import json
 import pytest
 
 from codemate_cfn.params import paramfile
-from codemate_cfn.stateful import is_stateful
-from layer_values import ENVIRONMENTS, ROOT, Environment, catalogue, conventions, templates
+from layer_values import ROOT, Environment, catalogue, conventions, templates
 
 BUCKETS = ("FilesBucket", "StaticBucket", "LogsBucket")
 DOMAINS = {"dev": "codemate-dev.code1398.io", "prod": "codemate.code1398.io"}
 ELB_ACCOUNT_AP_NORTHEAST_2 = "600734575887"
-
-
-@pytest.fixture(params=ENVIRONMENTS)
-def storage(request) -> Environment:
-    return Environment("storage", request.param)
-
-
-def env_name(storage: Environment) -> str:
-    return storage.values["EnvironmentName"]
 
 
 def transitions(rule: dict) -> list[tuple[int, str]]:
@@ -43,7 +33,7 @@ def policy_of(storage: Environment, bucket: str) -> list[dict]:
 
 
 def test_bucket_names_carry_the_environment_and_the_account(storage):
-    env = env_name(storage)
+    env = storage.env
     assert storage.props("FilesBucket")["BucketName"] == {"Fn::Sub": f"codemate-files-{env}-${{AWS::AccountId}}"}
     assert storage.props("StaticBucket")["BucketName"] == f"codemate-static-{env}"
     assert storage.props("LogsBucket")["BucketName"] == {"Fn::Sub": f"codemate-logs-{env}-${{AWS::AccountId}}"}
@@ -81,7 +71,7 @@ def test_lifecycle_rules_match_the_spec(storage):
 
 def test_files_bucket_cors_allows_only_the_environments_site(storage):
     rule, = storage.props("FilesBucket")["CorsConfiguration"]["CorsRules"]
-    assert rule["AllowedOrigins"] == [f"https://{DOMAINS[env_name(storage)]}"]
+    assert rule["AllowedOrigins"] == [f"https://{DOMAINS[storage.env]}"]
     assert sorted(rule["AllowedMethods"]) == ["DELETE", "GET", "POST", "PUT"]
     assert rule["AllowedHeaders"] == ["*"]
     assert rule["MaxAge"] == 3000
@@ -116,7 +106,7 @@ def test_logs_bucket_accepts_the_flow_logs_the_network_layer_sends(storage):
     assert writes["Condition"]["StringEquals"]["s3:x-amz-acl"] == "bucket-owner-full-control"
     prefix = storage.output("VpcFlowLogPrefix")
     assert writes["Resource"] == [{"Fn::Sub": "${LogsBucket.Arn}/%sAWSLogs/${AWS::AccountId}/*" % prefix}]
-    flow_log = Environment("network", env_name(storage)).props("VpcFlowLog")
+    flow_log = Environment("network", storage.env).props("VpcFlowLog")
     assert flow_log["LogDestination"]["Fn::Sub"] == "${LogsBucketArn}/" + prefix
 
 
@@ -144,7 +134,7 @@ def test_static_assets_are_readable_only_by_this_accounts_cloudfront(storage):
 @pytest.mark.parametrize("service", ["frontend", "backend"])
 def test_ecr_repositories_scan_keep_ten_images_and_never_move_tags(storage, service):
     props = storage.props(f"{service.capitalize()}Repository")
-    assert props["RepositoryName"] == f"codemate-{service}-{env_name(storage)}"
+    assert props["RepositoryName"] == f"codemate-{service}-{storage.env}"
     assert props["ImageScanningConfiguration"] == {"ScanOnPush": True}
     assert props["ImageTagMutability"] == "IMMUTABLE"
     assert props["EncryptionConfiguration"] == {"EncryptionType": "KMS", "KmsKey": {"Fn::GetAtt": ["KmsKey", "Arn"]}}
@@ -158,17 +148,9 @@ def test_kms_key_rotates_and_is_named_per_environment(storage):
     assert key["EnableKeyRotation"] is True
     admin, = key["KeyPolicy"]["Statement"]
     assert admin["Principal"] == {"AWS": {"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:root"}}
-    assert storage.props("KmsKeyAlias") == {"AliasName": f"alias/codemate-{env_name(storage)}",
+    assert storage.props("KmsKeyAlias") == {"AliasName": f"alias/codemate-{storage.env}",
                                             "TargetKeyId": {"Ref": "KmsKey"}}
     assert storage.output("KmsKeyArn") == {"Fn::GetAtt": ["KmsKey", "Arn"]}
-
-
-def test_every_stateful_storage_resource_is_retained():
-    resources = templates()["storage"]["Resources"]
-    stateful = {lid: r for lid, r in resources.items() if is_stateful(r["Type"])}
-    assert sorted(stateful) == sorted([*BUCKETS, "FrontendRepository", "BackendRepository", "KmsKey"])
-    for resource in stateful.values():
-        assert (resource["DeletionPolicy"], resource["UpdateReplacePolicy"]) == ("Retain", "Retain")
 
 
 def test_root_prints_the_repository_urls():
