@@ -14,8 +14,9 @@ from codemate_cfn.compile.layout import ROOT, template_file
 from troposphere import AWSObject, Output, Parameter, Ref, Sub, Tags, Template
 
 from codemate_cfn.params.parameter import Param  # re-exported: the catalogue is written with it
+from codemate_cfn.wildcard_actions import STAR_ONLY_ACTIONS  # re-exported: the kit's role reads it
 
-__all__ = ["Conventions", "Layer", "LayerTemplate", "Param", "RootOutput"]
+__all__ = ["Conventions", "Layer", "LayerTemplate", "Param", "RootOutput", "STAR_ONLY_ACTIONS"]
 
 
 @dataclass(frozen=True)

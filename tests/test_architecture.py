@@ -11,7 +11,7 @@ from pathlib import Path
 import codemate_cfn
 
 PACKAGE = Path(codemate_cfn.__file__).parent
-LEAVES = {"errors", "table", "console", "schemas", "stateful", "tagging"}
+LEAVES = {"errors", "table", "console", "schemas", "stateful", "tagging", "wildcard_actions"}
 
 
 def imports_of(path: Path) -> set[str]:

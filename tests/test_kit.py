@@ -184,7 +184,7 @@ def test_a_role_refuses_resource_star_for_an_action_aws_scopes_to_arns():
 
     assert str(refused.value) == (
         'role TaskExecutionRole: PullImages allows ecr:BatchGetImage on Resource "*"; scope it to ARNs '
-        '(only ecr:GetAuthorizationToken may have "*")'
+        '(only actions AWS authorizes on "*" alone may have it: codemate_cfn/wildcard_actions.py)'
     )
 
 

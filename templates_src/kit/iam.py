@@ -11,11 +11,12 @@ from awacs.aws import Allow, PolicyDocument, Principal, Statement
 from awacs.sts import AssumeRole
 from troposphere.iam import Policy, Role
 
-# Actions AWS authorizes only on "*": the Service Authorization Reference
-# lists no resource type for them. Add one here only for that reason.
-ONLY_ON_ANY_RESOURCE = frozenset({
-    "ecr:GetAuthorizationToken",
-})
+from codemate_cfn.layer import STAR_ONLY_ACTIONS
+
+# Actions AWS authorizes only on "*" (lower case), the same list the IAM
+# policy rule reads: add one there, with its reason, only when AWS's Service
+# Authorization Reference lists no resource type for it.
+ONLY_ON_ANY_RESOURCE = frozenset(STAR_ONLY_ACTIONS)
 
 
 def _wildcard_actions(statement: Statement, allowed: Iterable[str]) -> list[str]:
@@ -23,7 +24,7 @@ def _wildcard_actions(statement: Statement, allowed: Iterable[str]) -> list[str]
     props = statement.properties
     if props.get("Effect") != Allow or "*" not in props.get("Resource", []):
         return []
-    return [name for name in (action.JSONrepr() for action in props.get("Action", [])) if name not in allowed]
+    return [name for name in (action.JSONrepr() for action in props.get("Action", [])) if name.lower() not in allowed]
 
 
 def role(logical_id: str, service: str, statements: list[Statement],
@@ -31,14 +32,14 @@ def role(logical_id: str, service: str, statements: list[Statement],
     """A role `service` (e.g. "ecs-tasks.amazonaws.com") assumes, with one
     inline policy holding `statements`. ValueError when a statement allows an
     action outside `wildcard_allowed` on Resource "*"."""
-    allowed = frozenset(wildcard_allowed)
+    allowed = frozenset(name.lower() for name in wildcard_allowed)
     for number, statement in enumerate(statements, 1):
         wide = _wildcard_actions(statement, allowed)
         if wide:
             which = statement.properties.get("Sid") or f"statement {number}"
             raise ValueError(
                 f"role {logical_id}: {which} allows {', '.join(wide)} on Resource \"*\"; scope it to ARNs "
-                f"(only {', '.join(sorted(allowed)) or 'no action'} may have \"*\")"
+                f"(only actions AWS authorizes on \"*\" alone may have it: codemate_cfn/wildcard_actions.py)"
             )
     return Role(
         logical_id,

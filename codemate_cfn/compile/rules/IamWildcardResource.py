@@ -9,34 +9,7 @@ import json
 from cfnlint.rules import CloudFormationLintRule, RuleMatch
 
 from codemate_cfn.compile.rules._values import branches
-
-# Actions whose Service Authorization Reference entry lists no resource type:
-# AWS authorizes them on "*" only. Action (lower case) -> why it is needed.
-STAR_ONLY_ACTIONS = {
-    "ecr:getauthorizationtoken": "registry login (ECS task execution role, CodeBuild docker login)",
-    **dict.fromkeys(
-        ["logs:createlogdelivery", "logs:getlogdelivery", "logs:updatelogdelivery",
-         "logs:deletelogdelivery", "logs:listlogdeliveries"],
-        "vended log delivery set-up (e.g. Step Functions, API Gateway access logs to CloudWatch Logs)",
-    ),
-    "cloudwatch:putmetricdata": "custom metrics (narrow with the cloudwatch:namespace condition key)",
-    **dict.fromkeys(
-        ["xray:puttracesegments", "xray:puttelemetryrecords", "xray:getsamplingrules", "xray:getsamplingtargets"],
-        "the X-Ray daemon or SDK sending traces",
-    ),
-    # CodeBuild in a VPC. Its CreateNetworkInterface, DeleteNetworkInterface and
-    # CreateNetworkInterfacePermission do take resource types: scope those.
-    **dict.fromkeys(
-        ["ec2:describenetworkinterfaces", "ec2:describesubnets", "ec2:describesecuritygroups",
-         "ec2:describevpcs", "ec2:describedhcpoptions"],
-        "CodeBuild (or Lambda) in a VPC reading the network it runs in",
-    ),
-    **dict.fromkeys(
-        ["ssmmessages:createcontrolchannel", "ssmmessages:createdatachannel",
-         "ssmmessages:opencontrolchannel", "ssmmessages:opendatachannel"],
-        "ECS Exec sessions from the task role",
-    ),
-}
+from codemate_cfn.wildcard_actions import STAR_ONLY_ACTIONS
 # Policies where "*" names the one resource the policy is attached to.
 ATTACHED_POLICIES = {
     ("AWS::KMS::Key", "KeyPolicy"): "in a key policy, Resource \"*\" means this key",
