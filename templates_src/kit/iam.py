@@ -27,12 +27,11 @@ def _wildcard_actions(statement: Statement, allowed: Iterable[str]) -> list[str]
     return [name for name in (action.JSONrepr() for action in props.get("Action", [])) if name.lower() not in allowed]
 
 
-def role(logical_id: str, service: str, statements: list[Statement],
-         wildcard_allowed: Iterable[str] = ONLY_ON_ANY_RESOURCE, **props) -> Role:
+def role(logical_id: str, service: str, statements: list[Statement], **props) -> Role:
     """A role `service` (e.g. "ecs-tasks.amazonaws.com") assumes, with one
     inline policy holding `statements`. ValueError when a statement allows an
-    action outside `wildcard_allowed` on Resource "*"."""
-    allowed = frozenset(name.lower() for name in wildcard_allowed)
+    action on Resource "*" that AWS also authorizes on narrower resources."""
+    allowed = ONLY_ON_ANY_RESOURCE
     for number, statement in enumerate(statements, 1):
         wide = _wildcard_actions(statement, allowed)
         if wide:
