@@ -30,7 +30,6 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-REGION = "ap-northeast-2"
 ENV = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)}
 
 
@@ -56,11 +55,21 @@ def build_command(project: Path, build_dir: Path, *extra: str) -> list[str]:
 
 
 def cfn_lint_command(templates: list[Path]) -> list[str]:
+    """The cfn-lint command line doing the lint work a build does: the
+    same regions, the project's policies, configured the same way."""
+    sys.path.insert(0, str(ROOT))
+    from codemate_cfn.compile.build import RULES_DIRS, lint_setup
+    from codemate_cfn.compile.project import Project
+
     cfn_lint = Path(sys.executable).with_name("cfn-lint")
     executable = str(cfn_lint) if cfn_lint.exists() else shutil.which("cfn-lint")
     if executable is None:
         sys.exit("benchmark: cfn-lint not found next to this python or on PATH")
-    return [executable, "--regions", REGION, "--", *map(str, templates)]
+    setup = lint_setup(Project(ROOT), RULES_DIRS)
+    rules = [f"--append-rules={folder}" for folder in setup.rules_dirs]
+    settings = [f"--configure-rule={rule}:{key}={value}" for rule, pairs in setup.configure.items()
+                for key, values in pairs.items() for value in ([values] if isinstance(values, str) else values)]
+    return [executable, "--regions", *setup.regions, *rules, *settings, "--", *map(str, templates)]
 
 
 def layer_file(project: Path, layer: str) -> Path:
