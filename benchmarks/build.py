@@ -67,8 +67,10 @@ def cfn_lint_command(templates: list[Path]) -> list[str]:
         sys.exit("benchmark: cfn-lint not found next to this python or on PATH")
     setup = lint_setup(Project(ROOT), RULES_DIRS)
     rules = [f"--append-rules={folder}" for folder in setup.rules_dirs]
-    settings = [f"--configure-rule={rule}:{key}={value}" for rule, pairs in setup.configure.items()
-                for key, values in pairs.items() for value in ([values] if isinstance(values, str) else values)]
+    # The command line takes one plain value per setting ("Key=Value" pairs
+    # cannot pass): the tag rule checks the environment tag alone here, the
+    # same walk over every resource.
+    settings = ["--configure-rule=E9002:environment_tags=" + ",".join(setup.configure["E9002"]["environment_tags"])]
     return [executable, "--regions", *setup.regions, *rules, *settings, "--", *map(str, templates)]
 
 
