@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Callable
 
-from codemate_cfn.compile.layout import ROOT, template_file
+from codemate_cfn.compile.layout import ROOT
 from troposphere import AWSObject, Output, Parameter, Ref, Sub, Tags, Template
 
 from codemate_cfn.params.parameter import Param  # re-exported: the catalogue is written with it
@@ -190,10 +190,6 @@ class Layer:
     @property
     def logical_id(self) -> str:
         return self.name.capitalize() + "Stack"
-
-    @property
-    def file_name(self) -> str:
-        return template_file(self.name)
 
     def render(self, catalogue: dict, conventions: Conventions) -> LayerTemplate:
         t = LayerTemplate(self.name, self.description, catalogue, conventions)

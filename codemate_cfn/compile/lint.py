@@ -23,7 +23,6 @@ import multiprocessing
 import os
 import pickle
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -62,9 +61,6 @@ def _finding(match) -> Finding:
         message=match.message,
         line=match.linenumber,
     )
-
-
-RulesDirs = Sequence["Path | str"]
 
 
 @dataclass(frozen=True)
