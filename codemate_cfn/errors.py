@@ -41,3 +41,11 @@ def shown(text: str, limit: int = SHOWN_LIMIT) -> str:
     if not (isinstance(text, str) and text and text.isprintable()):
         text = repr(text)
     return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
+def quoted(value, limit: int = SHOWN_LIMIT) -> str:
+    """A value in a message: its repr (quoted, escaped), a long string cut
+    to `limit` characters ("…" last) before it is quoted."""
+    if isinstance(value, str) and len(value) > limit:
+        value = value[:limit - 1] + "…"
+    return shown(repr(value), limit + 2 if isinstance(value, str) else limit)

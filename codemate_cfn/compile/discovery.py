@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import CodeType, ModuleType
 
-from codemate_cfn.errors import BuildError, shown
+from codemate_cfn.errors import BuildError, quoted
 from codemate_cfn.layer import Conventions, Layer
 from codemate_cfn.params.parameter import Param
 
@@ -212,13 +212,13 @@ CATALOGUE = f"{SOURCE_PACKAGE}/catalogue.py"
 def _checked_param(where: str, param) -> Param:
     """A catalogue entry that is a Param whose pattern compiles."""
     if not isinstance(param, Param):
-        raise BuildError(f"{CATALOGUE}: {where}: {shown(repr(param))} is not a codemate_cfn.layer.Param")
+        raise BuildError(f"{CATALOGUE}: {where}: {quoted(param)} is not a codemate_cfn.layer.Param")
     if param.pattern is not None:
         try:
             re.compile(param.pattern)
         except (re.error, TypeError) as exc:
             raise BuildError(f"{CATALOGUE}: parameter {param.name}: invalid pattern "
-                             f"{shown(repr(param.pattern))}: {exc}") from None
+                             f"{quoted(param.pattern)}: {exc}") from None
     return param
 
 

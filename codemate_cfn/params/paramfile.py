@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from codemate_cfn.errors import BuildError, InvalidInput, shown
+from codemate_cfn.errors import BuildError, InvalidInput, quoted, shown
 from codemate_cfn.layer import Conventions
 from codemate_cfn.params.parameter import DEPLOYER_PARAMS, Param
 from codemate_cfn.params.policy import check_policy
@@ -58,24 +58,24 @@ def _check_value(where: str, param: Param, value) -> list[str]:
                 f"got {type(value).__name__} {shown(json.dumps(value))}"]
     if param.type == "Number":
         if not NUMBER.fullmatch(value):
-            return [f"{where}: wrong type: expected a number in a string, got {shown(repr(value))}"]
+            return [f"{where}: wrong type: expected a number in a string, got {quoted(value)}"]
         if param.integer and not WHOLE_NUMBER.fullmatch(value):
-            return [f"{where}: wrong type: expected a whole number in a string, got {shown(repr(value))}"]
+            return [f"{where}: wrong type: expected a whole number in a string, got {quoted(value)}"]
         number = float(value)
         if param.min_value is not None and number < param.min_value:
             return [f"{where}: {value} is below the minimum {param.min_value}"]
         if param.max_value is not None and number > param.max_value:
             return [f"{where}: {value} is above the maximum {param.max_value}"]
     if param.allowed_values and value not in param.allowed_values:
-        return [f"{where}: {shown(repr(value))} is not one of the allowed values: {', '.join(param.allowed_values)}"]
+        return [f"{where}: {quoted(value)} is not one of the allowed values: {', '.join(param.allowed_values)}"]
     if param.pattern and not re.fullmatch(param.pattern, value):
         hint = f" ({param.constraint})" if param.constraint else ""
-        return [f"{where}: {shown(repr(value))} does not match the pattern {param.pattern}{hint}"]
+        return [f"{where}: {quoted(value)} does not match the pattern {param.pattern}{hint}"]
     if param.kind in ("cidr", "subnet"):
         try:
             network = ipaddress.IPv4Network(value, strict=True)
         except ValueError as exc:
-            return [f"{where}: invalid CIDR {shown(repr(value))}: {shown(str(exc))}"]
+            return [f"{where}: invalid CIDR {quoted(value)}: {shown(str(exc))}"]
         if not MIN_PREFIX <= network.prefixlen <= MAX_PREFIX:
             return [f"{where}: {value} is a /{network.prefixlen} block; AWS takes /{MIN_PREFIX} to /{MAX_PREFIX} for VPCs and subnets"]
     return []

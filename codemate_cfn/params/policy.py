@@ -6,14 +6,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from codemate_cfn.errors import shown
+from codemate_cfn.errors import quoted, shown
 
 EFFECTS = ("Allow", "Deny")
 ACTIONS = ("Update:Modify", "Update:Replace", "Update:Delete", "Update:*")
-OPTIONAL_KEYS = ("Condition",)
 # Each statement takes exactly one key of each pair.
 ONE_OF = (("Action", "NotAction"), ("Resource", "NotResource"))
-STATEMENT_KEYS = ("Effect", "Principal", *(key for pair in ONE_OF for key in pair), *OPTIONAL_KEYS)
+STATEMENT_KEYS = ("Effect", "Action", "NotAction", "Principal", "Resource", "NotResource", "Condition")
 
 
 def _strings(where: str, value, allowed: tuple[str, ...] = ()) -> list[str]:
@@ -27,7 +26,7 @@ def _strings(where: str, value, allowed: tuple[str, ...] = ()) -> list[str]:
         if not isinstance(item, str):
             problems.append(f"{at}: wrong type: expected a string, got {type(item).__name__}")
         elif allowed and item not in allowed:
-            problems.append(f"{at}: {shown(repr(item))} is not one of {', '.join(allowed)}")
+            problems.append(f"{at}: {quoted(item)} is not one of {', '.join(allowed)}")
     return problems
 
 
@@ -40,11 +39,11 @@ def _statement(where: str, statement) -> list[str]:
     if effect is None:
         problems.append(f"{where}.Effect: missing required key")
     elif effect not in EFFECTS:
-        problems.append(f"{where}.Effect: {shown(repr(effect))} is not Allow or Deny")
+        problems.append(f"{where}.Effect: {quoted(effect)} is not Allow or Deny")
     if "Principal" not in statement:
         problems.append(f"{where}.Principal: missing required key")
     elif statement["Principal"] != "*":
-        problems.append(f"{where}.Principal: {shown(repr(statement['Principal']))} must be '*' "
+        problems.append(f"{where}.Principal: {quoted(statement['Principal'])} must be '*' "
                         "(a stack policy applies to every principal)")
     for key, other in ONE_OF:
         given = [k for k in (key, other) if k in statement]

@@ -13,7 +13,7 @@ import re
 import stat
 from pathlib import Path
 
-from codemate_cfn.errors import shown
+from codemate_cfn.errors import quoted, shown
 
 MAX_BYTES = 1 << 20  # 1 MiB: a parameter file is a few KB
 MAX_DEPTH = 20  # nesting of objects and lists; a parameter file needs 2, a stack policy 6
@@ -114,7 +114,7 @@ def _strange(node, where: str, paths: dict[int, str]) -> list[tuple[str, str]]:
     if isinstance(node, _Constant):
         return [(where, f"{node.name} is not a JSON value (CloudFormation parameter values are strings)")]
     if isinstance(node, str):
-        return [] if _is_text(node) else [(where, f"not valid Unicode (a lone surrogate in {shown(repr(node))})")]
+        return [] if _is_text(node) else [(where, f"not valid Unicode (a lone surrogate in {quoted(node)})")]
     problems = []
     if isinstance(node, dict):
         paths[id(node)] = where

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from codemate_cfn.errors import shown
+from codemate_cfn.errors import quoted, shown
 from codemate_cfn.layer import Conventions
 
 MAX_TAGS = 50  # per stack (CloudFormation)
@@ -38,7 +38,7 @@ def _tag_problems(key: str, value) -> list[str]:
     elif len(value) > MAX_VALUE:
         problems.append(f"value of {len(value)} characters; AWS takes at most {MAX_VALUE}")
     elif _CONTROL.search(value):
-        problems.append(f"value {shown(repr(value))} holds a control character")
+        problems.append(f"value {quoted(value)} holds a control character")
     return problems
 
 
@@ -60,10 +60,10 @@ def check_tags(path: Path, tags, environment: str | None, conventions: Conventio
             problems.append(f"{path}: Tags.{key}: missing required tag")
     for key, expected in conventions.fixed_tags.items():
         if isinstance(tags.get(key), str) and tags[key] != expected:
-            problems.append(f"{path}: Tags.{key}: {shown(repr(tags[key]))} must be {expected!r} "
+            problems.append(f"{path}: Tags.{key}: {quoted(tags[key])} must be {expected!r} "
                             "(every resource is tagged so)")
     for key in conventions.environment_tags:
         if environment and isinstance(tags.get(key), str) and tags[key] != environment:
-            problems.append(f"{path}: Tags.{key}: {shown(repr(tags[key]))} differs from "
+            problems.append(f"{path}: Tags.{key}: {quoted(tags[key])} differs from "
                             f"Parameters.{conventions.environment_param} {environment!r}")
     return problems
