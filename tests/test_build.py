@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import multiprocessing
+import os
 import shutil
 import subprocess
 import sys
@@ -308,3 +309,20 @@ def test_a_build_that_fails_before_linting_stops_its_lint_worker(tmp_path, proje
         build(Project(project.root, output=tmp_path / "out"))
 
     assert multiprocessing.active_children() == []
+
+
+def test_a_build_directory_written_before_builds_were_switched_is_taken_over(built, tmp_path, monkeypatch):
+    source, _ = built
+    old = Project(source.root, output=tmp_path / "old")
+    shutil.copytree(source.templates_dir, old.templates_dir)  # real files, as builds used to write them
+    for name in ("manifest.json", "lint-cache.json"):
+        shutil.copy(source.build_dir / name, old.build_dir / name)
+    monkeypatch.setattr(lint, "lint_templates", must_not_run)  # the lint cache still answers
+
+    result = build(old)
+
+    assert result.cached is False
+    assert all((old.build_dir / name).is_symlink() for name in ("current", "templates", "manifest.json"))
+    assert sorted(p.name for p in old.build_dir.iterdir() if p.name.startswith(".")) == [
+        os.readlink(old.build_dir / "current")]
+    assert build(old).cached is True

@@ -17,7 +17,8 @@ from pathlib import Path
 
 import codemate_cfn
 from codemate_cfn.errors import BuildError, InvalidInput
-from codemate_cfn.compile.layout import CACHE_FILE, MANIFEST_FILE, TEMPLATES_DIR, template_file
+from codemate_cfn.compile.buildcache import cached_manifest, manifest_text, param_digests, write_cache
+from codemate_cfn.compile.layout import TEMPLATES_DIR, template_file
 from codemate_cfn.compile.project import Project
 
 VERSIONED_TOOLS = ("troposphere", "awacs", "cfn-lint")
@@ -129,30 +130,6 @@ def _keys(project: Project, rules_dirs=()) -> tuple[str, str]:
     return digest.hexdigest(), inputs_key
 
 
-def _param_name(project: Project, path: Path) -> str:
-    """How the cache names a parameter file: relative to the project when inside it."""
-    resolved = Path(path).resolve()
-    try:
-        return resolved.relative_to(project.root.resolve()).as_posix()
-    except ValueError:
-        return str(resolved)
-
-
-def param_digests(project: Project, paths: list[Path]) -> dict[str, str] | None:
-    """The sha256 of each parameter file's bytes, by name; None when one
-    cannot be read (the check will say why). Read as the check reads them:
-    never a FIFO, a device or a huge file."""
-    from codemate_cfn.params.reading import read_bytes
-
-    digests = {}
-    for path in paths:
-        data, _ = read_bytes(path)
-        if data is None:
-            return None
-        digests[_param_name(project, path)] = hashlib.sha256(data).hexdigest()
-    return digests
-
-
 def fingerprint(project: Project, rules_dirs=()) -> str:
     """Hash of everything a build's output depends on, every parameter file included."""
     key = _keys(project, rules_dirs)[0]
@@ -160,52 +137,14 @@ def fingerprint(project: Project, rules_dirs=()) -> str:
     return hashlib.sha256(json.dumps([key, digests], sort_keys=True).encode()).hexdigest()
 
 
-def _sha256(path: Path) -> str | None:
-    try:
-        return hashlib.sha256(path.read_bytes()).hexdigest()
-    except FileNotFoundError:
-        return None
-
-
 def _cached(project: Project, key: str, digests: dict[str, str] | None) -> BuildResult | None:
-    """The last good build's result if it was built from `key` after
-    checking each of these parameter files as they are now, and its output
-    is exactly as written then; None means build again."""
-    if digests is None:
-        return None
+    """The last good build, when it answers for this one (compile/buildcache.py)."""
+    manifest = cached_manifest(project, key, digests)
     try:
-        data = json.loads((project.build_dir / CACHE_FILE).read_text())
-        if data.get("key") != key:
-            return None
-        checked = data["params"]
-        if any(checked.get(name) != digest for name, digest in digests.items()):
-            return None  # a file not checked by that build (or changed since)
-        manifest = data["manifest"]
-        if (project.build_dir / MANIFEST_FILE).read_text() != _manifest_text(manifest):
-            return None
-        templates = [TemplateInfo(**t) for t in manifest["templates"]]
-        order = list(manifest["order"])
-    except FileNotFoundError:
-        return None
-    except (ValueError, KeyError, TypeError, AttributeError):
-        return None  # a cache file not written by us: rebuild and overwrite it
-    for t in templates:
-        if _sha256(project.build_dir / t.file) != t.sha256:
-            return None
-    if {p.name for p in project.templates_dir.glob("*.json")} != {Path(t.file).name for t in templates}:
-        return None  # a stray template would be uploaded with the others
-    return BuildResult(templates, order, cached=True, seconds=0.0)
-
-
-def _manifest_text(manifest: dict) -> str:
-    return json.dumps(manifest, indent=2) + "\n"
-
-
-def _write_cache(build_dir: Path, data: dict) -> None:
-    """cache.json, written aside and renamed: never half a file."""
-    partial = build_dir / f".{CACHE_FILE}.{os.getpid()}"
-    partial.write_text(json.dumps(data, indent=2) + "\n")
-    os.replace(partial, build_dir / CACHE_FILE)
+        templates = [TemplateInfo(**t) for t in manifest["templates"]] if manifest else None
+    except TypeError:
+        return None  # entries not written by us: rebuild
+    return BuildResult(templates, manifest["order"], cached=True, seconds=0.0) if templates else None
 
 
 def build(
@@ -242,7 +181,7 @@ def build(
     finally:
         linting.close()
     if not result.failed:
-        _write_cache(project.build_dir, {"key": key, "params": digests or {}, "manifest": result.manifest})
+        write_cache(project.build_dir, key, digests or {}, result.manifest)
     result.seconds = time.perf_counter() - started
     return result
 
@@ -297,7 +236,7 @@ def _build(project: Project, paths: list[Path], everything: bool, linting: "_Lin
     result = BuildResult(infos, rendered.order, cached=False, seconds=0.0, manifest=manifest)
     staging = output.start(project.build_dir)
     try:
-        written = output.write(project.build_dir, staging, texts, _manifest_text(manifest))
+        written = output.write(project.build_dir, staging, texts, manifest_text(manifest))
         result.findings = linting.findings(list(zip(written, infos)), progress)
         if lint.failing(result.findings):
             output.keep_failed(project.build_dir, staging)
