@@ -140,11 +140,13 @@ def fingerprint(project: Project, rules_dirs=()) -> str:
 def _cached(project: Project, key: str, digests: dict[str, str] | None) -> BuildResult | None:
     """The last good build, when it answers for this one (compile/buildcache.py)."""
     manifest = cached_manifest(project, key, digests)
+    if manifest is None:
+        return None
     try:
-        templates = [TemplateInfo(**t) for t in manifest["templates"]] if manifest else None
+        templates = [TemplateInfo(**t) for t in manifest["templates"]]
     except TypeError:
         return None  # entries not written by us: rebuild
-    return BuildResult(templates, manifest["order"], cached=True, seconds=0.0) if templates else None
+    return BuildResult(templates, manifest["order"], cached=True, seconds=0.0)
 
 
 def build(

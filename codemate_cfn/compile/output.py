@@ -105,14 +105,13 @@ def _link(build_dir: Path, name: str, target: str) -> None:
 
 def switch(build_dir: Path, staging: Path) -> None:
     """Make the build in `staging` the current one, then remove the build
-    it replaces and any failed one."""
-    previous = current(build_dir)
+    it replaces, any failed one, and what builds that were killed left."""
     _link(build_dir, CURRENT, staging.name)
     _link(build_dir, TEMPLATES_DIR, f"{CURRENT}/{TEMPLATES_DIR}")
     _link(build_dir, MANIFEST_FILE, f"{CURRENT}/{MANIFEST_FILE}")
-    if previous is not None and previous != staging:
-        shutil.rmtree(previous, ignore_errors=True)
-    shutil.rmtree(build_dir / FAILED_DIR, ignore_errors=True)
+    for left in [*build_dir.glob(f"{STAGING_PREFIX}*"), *build_dir.glob(".old-*"), build_dir / FAILED_DIR]:
+        if left != staging and left.is_dir() and not left.is_symlink():
+            shutil.rmtree(left, ignore_errors=True)
 
 
 def keep_failed(build_dir: Path, staging: Path) -> Path:
