@@ -77,18 +77,19 @@ def _too_deep(text: str) -> int | None:
     depth = 0
     for token in _TOKEN.finditer(text):
         bracket = token.group()
-        if bracket in "[{":
+        if bracket in ("[", "{"):
             depth += 1
             if depth > MAX_DEPTH:
                 return token.start()
-        elif bracket in "]}":
+        elif bracket in ("]", "}"):
             depth -= 1
     return None
 
 
 def _line_column(text: str, position: int) -> str:
     line = text.count("\n", 0, position) + 1
-    return f"line {line} column {position - text.rfind(chr(10), 0, position)}"
+    column = position - text.rfind("\n", 0, position)
+    return f"line {line} column {column}"
 
 
 class _Constant:
