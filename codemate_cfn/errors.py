@@ -1,5 +1,6 @@
 """The errors codemate-cfn reports to people (one sentence, no traceback),
-and the exit statuses of every command (docs/deploy.md lists them)."""
+how values are quoted in them, and the exit statuses of every command
+(docs/deploy.md lists them)."""
 
 EXIT_OK = 0
 EXIT_ERROR = 1  # a problem the user can fix, or a failed deploy
@@ -28,3 +29,23 @@ class InvalidInput(CodemateError):
 
 class BuildError(CodemateError):
     """The layer sources cannot be turned into valid templates."""
+
+
+SHOWN_LIMIT = 60  # characters of a value quoted in a message
+
+
+def shown(text: str, limit: int = SHOWN_LIMIT) -> str:
+    """`text` as it goes into a one-line message: printable text as it is,
+    anything else (empty, control characters, lone surrogates) as its
+    escaped repr; cut to `limit` characters, the last one "…"."""
+    if not (isinstance(text, str) and text and text.isprintable()):
+        text = repr(text)
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
+def quoted(value, limit: int = SHOWN_LIMIT) -> str:
+    """A value in a message: its repr (quoted, escaped), a long string cut
+    to `limit` characters ("…" last) before it is quoted."""
+    if isinstance(value, str) and len(value) > limit:
+        value = value[:limit - 1] + "…"
+    return shown(repr(value), limit + 2 if isinstance(value, str) else limit)

@@ -81,7 +81,7 @@ def build_copy(built, tmp_path) -> Project:
     """A private copy of the session build: a Project whose build directory
     tests may edit."""
     source, _ = built
-    shutil.copytree(source.build_dir, tmp_path / "build")
+    shutil.copytree(source.build_dir, tmp_path / "build", symlinks=True)
     return Project(source.root, output=tmp_path / "build")
 
 
@@ -98,7 +98,7 @@ def copy_build(project_copy, built, tmp_path) -> Project:
     """The copy as a Project whose build directory starts as a copy of the
     session build: built again, it lints only what the test changed."""
     source, _ = built
-    shutil.copytree(source.build_dir, tmp_path / "out")
+    shutil.copytree(source.build_dir, tmp_path / "out", symlinks=True)
     return Project(project_copy, output=tmp_path / "out")
 
 

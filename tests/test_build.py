@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import multiprocessing
+import os
 import shutil
 import subprocess
 import sys
@@ -292,8 +293,10 @@ def test_a_lint_failure_is_reported_per_finding_and_exits_non_zero(tmp_path, mon
     assert "  network.json: Vpc: E3012 (error): Expected type boolean (line 40)" in out.splitlines()
     assert "  security.json: Unused: W2001 (warning): Parameter Unused not used. (line 3)" in out.splitlines()
     assert "note: root.json: -: I3011 (informational): Just so you know (line 1)" in out.splitlines()
-    assert out.rstrip().endswith("build failed: 1 error(s), 1 warning(s)")
+    assert out.rstrip().endswith(f"build failed: 1 error(s), 1 warning(s); the failing templates are in "
+                                 f"{tmp_path / 'out' / 'failed' / 'templates'}/, no good build yet")
     assert not (tmp_path / "out" / "cache.json").exists()
+    assert not (tmp_path / "out" / "templates").exists()  # what failed is never where a deploy reads
     # a failed build is never cached; its findings are, per template, so
     # the next build reports them again without linting again
     assert cli.main(args) == 1 and len(spy.calls) == 1
@@ -307,3 +310,20 @@ def test_a_build_that_fails_before_linting_stops_its_lint_worker(tmp_path, proje
         build(Project(project.root, output=tmp_path / "out"))
 
     assert multiprocessing.active_children() == []
+
+
+def test_a_build_directory_written_before_builds_were_switched_is_taken_over(built, tmp_path, monkeypatch):
+    source, _ = built
+    old = Project(source.root, output=tmp_path / "old")
+    shutil.copytree(source.templates_dir, old.templates_dir)  # real files, as builds used to write them
+    for name in ("manifest.json", "lint-cache.json"):
+        shutil.copy(source.build_dir / name, old.build_dir / name)
+    monkeypatch.setattr(lint, "lint_templates", must_not_run)  # the lint cache still answers
+
+    result = build(old)
+
+    assert result.cached is False
+    assert all((old.build_dir / name).is_symlink() for name in ("current", "templates", "manifest.json"))
+    assert sorted(p.name for p in old.build_dir.iterdir() if p.name.startswith(".")) == [
+        os.readlink(old.build_dir / "current")]
+    assert build(old).cached is True

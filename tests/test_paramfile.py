@@ -5,7 +5,9 @@ problem is one line naming the file and the key."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
+from pathlib import Path
 
 import pytest
 from troposphere import Ref
@@ -47,6 +49,36 @@ EXPECTED = {
 }
 
 
+# Bad values as AWS would refuse them (or worse, take them): fixture file ->
+# every line validate prints for it, after "error: <file>: ".
+EXACT = {
+    "tag_key_too_long.json": ["Tags." + "K" * 59 + "…: key of 129 characters; AWS takes 1 to 128"],
+    "tag_value_too_long.json": ["Tags.Owner: value of 257 characters; AWS takes at most 256"],
+    "tag_key_reserved_prefix.json": ["Tags.AWS:CreatedBy: keys starting with aws: are reserved for AWS"],
+    "tag_control_character.json": ["Tags.Team: value 'ops\\x07team' holds a control character"],
+    "tag_lone_surrogate.json": ["Tags.Team: not valid Unicode (a lone surrogate in '\\ud800')"],
+    "too_many_tags.json": ["Tags: 48 tags and the 3 codemate-cfn deploy adds are more than the 50 AWS takes on a "
+                           "stack (at most 47 in a parameter file)"],
+    "stack_policy_empty.json": ["StackPolicy.Statement: expected a non-empty list of statements"],
+    "stack_policy_bad_statement.json": [
+        "StackPolicy.Statement[0].Sid: unknown key (a statement takes Effect, Action, NotAction, Principal, "
+        "Resource, NotResource, Condition)",
+        "StackPolicy.Statement[0].Effect: 'allow' is not Allow or Deny",
+        "StackPolicy.Statement[0].Principal: {'AWS': '*'} must be '*' (a stack policy applies to every principal)",
+        "StackPolicy.Statement[0].Action[1]: 'Update:Remove' is not one of Update:Modify, Update:Replace, "
+        "Update:Delete, Update:*",
+        "StackPolicy.Statement[0].Resource: missing required key (or NotResource)",
+    ],
+    "count_not_whole.json": [
+        "Parameters.DbBackupRetentionDays: wrong type: expected a whole number in a string, got '2.5'",
+        "Parameters.NatGatewayCount: '1e1' is not one of the allowed values: 1, 2",
+    ],
+    "nan_value.json": ["Parameters.DbAllocatedStorage: NaN is not a JSON value (CloudFormation parameter values "
+                       "are strings)"],
+    "nested_too_deep.json": ["line 12 column 36: nested deeper than 20 levels"],
+}
+
+
 @pytest.fixture(scope="module")
 def catalogue():
     return load_catalogue(ROOT)
@@ -58,7 +90,81 @@ def conventions():
 
 
 def test_every_fixture_file_has_its_expected_problems_listed():
-    assert sorted(p.name for p in FIXTURES.glob("*.json")) == sorted(EXPECTED)
+    assert sorted(p.name for p in FIXTURES.glob("*.json")) == sorted([*EXPECTED, *EXACT])
+
+
+@pytest.mark.parametrize("name", sorted(EXACT))
+def test_bad_values_are_refused_as_aws_would_each_in_one_exact_line(name, run_main):
+    path = FIXTURES / name
+
+    done = run_main("validate", path)
+
+    assert (done.returncode, done.stdout) == (2, "")
+    assert assert_one_line_errors(done) == [f"{path}: {line}" for line in EXACT[name]]
+
+
+def special_file(tmp_path, kind: str):
+    """A path that must not be read as a parameter file, and what is said about it."""
+    if kind == "FIFO":
+        path = tmp_path / "dev.json"
+        os.mkfifo(path)  # opened for reading, it would wait for a writer forever
+        return path, f"{path}: not a regular file (a FIFO)"
+    if kind == "directory":
+        path = tmp_path / "dev.json"
+        path.mkdir()
+        return path, f"{path}: not a regular file (a directory)"
+    if kind == "device":
+        return Path(os.devnull), f"{os.devnull}: not a regular file (a character device)"
+    if kind == "over 1 MiB":
+        path = tmp_path / "dev.json"
+        path.write_text(" " * (1 << 20) + "{}")
+        return path, f"{path}: 1,048,578 bytes; a parameter file is at most 1,048,576 bytes (1 MiB)"
+    path = tmp_path / os.fsdecode(b"d\xe9v.json")  # Latin-1, not UTF-8
+    path.write_text((ROOT / "params" / "dev.json").read_text())
+    return path, f"{tmp_path}/d\\xe9v.json: file name is not valid UTF-8 (rename the file)"
+
+
+@pytest.mark.parametrize("kind", ["FIFO", "directory", "device", "over 1 MiB", "name not UTF-8"])
+def test_only_a_regular_file_of_sane_size_and_name_is_read(kind, tmp_path, run_main):
+    path, message = special_file(tmp_path, kind)
+
+    done = run_main("validate", path)
+
+    assert (done.returncode, done.stdout) == (2, "")
+    assert assert_one_line_errors(done) == [message]
+
+
+def test_the_tags_the_deployer_adds_are_counted_where_the_checks_see_them():
+    from codemate_cfn.deploy import provenance
+    from codemate_cfn.params import tags
+
+    assert len(provenance.TAGS) == tags.DEPLOYER_TAG_COUNT
+    assert all(key.startswith(tags.DEPLOYER_TAG_PREFIX) for key in provenance.TAGS.values())
+
+
+def test_a_file_at_the_tag_limit_passes(catalogue, conventions, tmp_path):
+    data = json.loads((ROOT / "params" / "dev.json").read_text())
+    data["Tags"].update({f"Extra{i:02d}": "v" * 256 for i in range(43)})
+    data["Tags"]["K" * 128] = ""  # 3 required + 44 = 47, and the deployer's 3 make 50
+    path = tmp_path / "dev.json"
+    path.write_text(json.dumps(data))
+
+    assert paramfile.check(path, catalogue, conventions)[1] == []
+
+
+@pytest.mark.parametrize("value", ["2.5", "1e1", "20.0"])
+def test_every_number_in_the_catalogue_is_a_whole_number(value, catalogue, conventions, tmp_path):
+    numbers = [p for p in catalogue.values() if p.type == "Number"]
+    assert numbers and all(p.integer for p in numbers)  # counts, sizes and days: none is fractional
+    data = json.loads((ROOT / "params" / "dev.json").read_text())
+    data["Parameters"].update({p.name: value for p in numbers})
+    path = tmp_path / "dev.json"
+    path.write_text(json.dumps(data))
+
+    problems = paramfile.check(path, catalogue, conventions)[1]
+
+    assert len(problems) == len(numbers)
+    assert all(f"got {value!r}" in problem and "wrong type: expected a" in problem for problem in problems)
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
@@ -156,7 +262,7 @@ def test_validate_prints_one_error_line_per_problem_and_exits_2(catalogue, conve
 
     assert done.returncode == 2
     assert assert_one_line_errors(done) == expected
-    assert len(expected) == sum(len(problems) for problems in EXPECTED.values())
+    assert len(expected) == sum(len(problems) for problems in [*EXPECTED.values(), *EXACT.values()])
     assert done.stdout == ""
 
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from codemate_cfn.cli.common import find_project, progress, say
+from codemate_cfn.compile.layout import TEMPLATES_DIR
 from codemate_cfn.errors import EXIT_ERROR, EXIT_OK
 from codemate_cfn.table import format_table
 
@@ -23,13 +26,19 @@ def template_table(result) -> str:
     )
 
 
+def shown_path(project, path: Path) -> Path:
+    """`path` relative to the project when inside it."""
+    return path.relative_to(project.root) if path.is_relative_to(project.root) else path
+
+
 def run(args) -> int:
     from codemate_cfn.compile.build import build
+    from codemate_cfn.compile.output import FAILED_DIR
 
     project = find_project(args)
     result = build(project, force=args.force, progress=progress)
     say(template_table(result))
-    where = project.templates_dir.relative_to(project.root) if project.templates_dir.is_relative_to(project.root) else project.templates_dir
+    where = shown_path(project, project.templates_dir)
     if result.cached:
         say(f"\nup to date: nothing changed since the last build ({where}/, {result.seconds:.2f} s)")
         return EXIT_OK
@@ -43,8 +52,10 @@ def run(args) -> int:
         say(f"\ncfn-lint found {len(bad)} problem(s):")
         for finding in bad:
             say(f"  {finding.describe()}")
+        failed = shown_path(project, project.build_dir / FAILED_DIR / TEMPLATES_DIR)
+        kept = f"{where}/ keeps the last good build" if project.templates_dir.is_dir() else "no good build yet"
         say(f"build failed: {sum(f.level == 'error' for f in bad)} error(s), "
-            f"{sum(f.level == 'warning' for f in bad)} warning(s)")
+            f"{sum(f.level == 'warning' for f in bad)} warning(s); the failing templates are in {failed}/, {kept}")
         return EXIT_ERROR
     total = sum(t.resources for t in result.templates)
     say(f"\nbuilt {len(result.templates)} templates ({total} resources) into {where}/: "

@@ -5,8 +5,10 @@ building and reading the parameter file before a deploy."""
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
+import re
 import sys
 from contextlib import contextmanager
 from pathlib import Path
@@ -22,7 +24,8 @@ from codemate_cfn.deploy.aws import (
     resolve_region,
     translated_errors,
 )
-from codemate_cfn.errors import BuildError, InvalidInput
+from codemate_cfn.errors import BuildError, InvalidInput, quoted
+from codemate_cfn.params.reading import file_label, file_problem
 from codemate_cfn.table import format_table
 
 
@@ -77,8 +80,35 @@ def local_option(p: argparse.ArgumentParser) -> None:
                    help="run against a local AWS emulator (moto) started for this command, with dummy credentials")
 
 
+# CloudFormation's rule for stack names.
+STACK_NAME = re.compile(r"[A-Za-z][A-Za-z0-9-]{0,127}")
+STACK_NAME_RULE = "a letter, then letters, digits and hyphens, at most 128 characters"
+
+
 def stack_name(args) -> str:
-    return args.stack_name or f"codemate-{args.params_file.stem}"
+    """The root stack's name: --stack-name, else codemate-<the parameter
+    file's name>; refused in one line unless CloudFormation takes it."""
+    if args.stack_name is not None:
+        if not STACK_NAME.fullmatch(args.stack_name):
+            raise InvalidInput(f"--stack-name {quoted(args.stack_name)}: not a valid CloudFormation stack name "
+                               f"({STACK_NAME_RULE})")
+        return args.stack_name
+    name = f"codemate-{args.params_file.stem}"
+    if not STACK_NAME.fullmatch(name):
+        raise InvalidInput(f"{file_label(args.params_file)}: the stack name {quoted(name)} made from the file "
+                           f"name is not a valid CloudFormation stack name ({STACK_NAME_RULE}); rename the file or "
+                           "pass --stack-name")
+    return name
+
+
+def checked_stack(args) -> str:
+    """What every stack command does first, before it builds or calls AWS:
+    its parameter file exists as a readable regular file, and the stack
+    name is valid. Returns the stack name."""
+    problem = file_problem(args.params_file)
+    if problem:
+        raise InvalidInput(problem)
+    return stack_name(args)
 
 
 def checked_endpoint(url: str | None, source: str) -> str | None:
@@ -113,7 +143,10 @@ def chosen_region(args) -> str:
 @contextmanager
 def connected(args, ui: Console):
     """An Aws for the command: the emulator's with --local, else the target's.
-    Every value is checked before anything starts."""
+    Every value is checked before anything starts, the parameter file of
+    a stack command first."""
+    if hasattr(args, "params_file"):
+        checked_stack(args)
     region = chosen_region(args)
     if getattr(args, "local", False):
         from codemate_cfn import emulator
@@ -154,17 +187,25 @@ def not_emulated(aws, stack_id: str, labels: dict[str, str]) -> list[str]:
 
 
 def built_templates(args, ui: Console) -> tuple[Project, dict[str, dict]]:
-    """Build (cached) and read the templates back as dicts."""
+    """Build (cached), checking the command's parameter file only, and read
+    the templates back as dicts: from a complete good build, each template
+    exactly as its manifest says."""
     from codemate_cfn.compile.build import build
     from codemate_cfn.compile.lint import failing
 
+    checked_stack(args)
     project = find_project(args)
-    result = build(project, progress=ui.step)
+    result = build(project, progress=ui.step, param_files=[args.params_file])
     if failing(result.findings):
         raise BuildError(f"build: cfn-lint found {len(failing(result.findings))} problem(s); "
                          f"`python -m codemate_cfn build` lists them")
     ui.step(f"build: {'up to date (cached)' if result.cached else 'built'}, {len(result.templates)} templates")
-    templates = {t.name: json.loads((project.build_dir / t.file).read_text()) for t in result.templates}
+    templates = {}
+    for t in result.templates:
+        data = (project.build_dir / t.file).read_bytes()
+        if hashlib.sha256(data).hexdigest() != t.sha256:
+            raise BuildError(f"{project.build_dir / t.file}: changed since it was built; build again")
+        templates[t.name] = json.loads(data)
     return project, templates
 
 

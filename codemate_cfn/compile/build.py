@@ -1,7 +1,8 @@
 """`build`: render, check and lint every template into build/, skipping all
 work when neither the sources, the parameter files, the compiler nor the
 tool versions changed since the last good build, and linting only the
-templates whose bytes cfn-lint has not seen (compile/lintcache.py)."""
+templates whose bytes cfn-lint has not seen (compile/lintcache.py). A build
+becomes the current one only when it is good (compile/output.py)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,8 @@ from pathlib import Path
 
 import codemate_cfn
 from codemate_cfn.errors import BuildError, InvalidInput
-from codemate_cfn.compile.layout import CACHE_FILE, MANIFEST_FILE, template_file
+from codemate_cfn.compile.buildcache import cached_manifest, manifest_text, param_digests, write_cache
+from codemate_cfn.compile.layout import TEMPLATES_DIR, template_file
 from codemate_cfn.compile.project import Project
 
 VERSIONED_TOOLS = ("troposphere", "awacs", "cfn-lint")
@@ -40,6 +42,8 @@ class BuildResult:
     cached: bool
     seconds: float
     findings: list = field(default_factory=list)
+    failed: bool = False  # cfn-lint or a policy failed it: the templates are in build/failed/
+    manifest: dict = field(default_factory=dict, repr=False)
 
     def info(self, name: str) -> TemplateInfo:
         return next(t for t in self.templates if t.name == name)
@@ -103,9 +107,10 @@ def _hash_files(digest, files: list[tuple[Path, Path]]) -> None:
 
 def _keys(project: Project, rules_dirs=()) -> tuple[str, str]:
     """(build key, template-inputs key). The build key covers everything a
-    build's output and verdict depend on; the template-inputs key only what
+    build's output and verdict depend on but the parameter files (recorded
+    one by one beside it: param_digests); the template-inputs key only what
     the rendered templates do (sources, compiler, tool versions: not the
-    parameter files nor the lint rules)."""
+    lint rules)."""
     sources = sorted(project.sources.rglob("*.py"))
     compiler = Path(codemate_cfn.__file__).parent.parent
     # Named relative to their tree, so a copy of the project has the same key.
@@ -117,7 +122,6 @@ def _keys(project: Project, rules_dirs=()) -> tuple[str, str]:
     inputs.update(json.dumps(_tool_versions(), sort_keys=True).encode())
     inputs_key = inputs.hexdigest()
     digest = hashlib.sha256(inputs_key.encode())
-    _hash_files(digest, [(p, p.relative_to(project.root)) for p in project.param_files()])
     if rules_dirs:
         from codemate_cfn.compile.lintcache import tree_files
 
@@ -127,43 +131,22 @@ def _keys(project: Project, rules_dirs=()) -> tuple[str, str]:
 
 
 def fingerprint(project: Project, rules_dirs=()) -> str:
-    """Hash of everything a build's output depends on."""
-    return _keys(project, rules_dirs)[0]
+    """Hash of everything a build's output depends on, every parameter file included."""
+    key = _keys(project, rules_dirs)[0]
+    digests = param_digests(project, project.param_files())
+    return hashlib.sha256(json.dumps([key, digests], sort_keys=True).encode()).hexdigest()
 
 
-def _sha256(path: Path) -> str | None:
-    try:
-        return hashlib.sha256(path.read_bytes()).hexdigest()
-    except FileNotFoundError:
+def _cached(project: Project, key: str, digests: dict[str, str] | None) -> BuildResult | None:
+    """The last good build, when it answers for this one (compile/buildcache.py)."""
+    manifest = cached_manifest(project, key, digests)
+    if manifest is None:
         return None
-
-
-def _cached(project: Project, key: str) -> BuildResult | None:
-    """The last build's result if it was built from `key` and its output is
-    exactly as written then; None means build again."""
     try:
-        data = json.loads((project.build_dir / CACHE_FILE).read_text())
-        if data.get("key") != key:
-            return None
-        manifest = data["manifest"]
-        if (project.build_dir / MANIFEST_FILE).read_text() != _manifest_text(manifest):
-            return None
         templates = [TemplateInfo(**t) for t in manifest["templates"]]
-        order = list(manifest["order"])
-    except FileNotFoundError:
-        return None
-    except (ValueError, KeyError, TypeError, AttributeError):
-        return None  # a cache file not written by us: rebuild and overwrite it
-    for t in templates:
-        if _sha256(project.build_dir / t.file) != t.sha256:
-            return None
-    if {p.name for p in project.templates_dir.glob("*.json")} != {Path(t.file).name for t in templates}:
-        return None  # a stray template would be uploaded with the others
-    return BuildResult(templates, order, cached=True, seconds=0.0)
-
-
-def _manifest_text(manifest: dict) -> str:
-    return json.dumps(manifest, indent=2) + "\n"
+    except TypeError:
+        return None  # entries not written by us: rebuild
+    return BuildResult(templates, manifest["order"], cached=True, seconds=0.0)
 
 
 def build(
@@ -171,87 +154,100 @@ def build(
     force: bool = False,
     progress: Callable[[str], None] = lambda _: None,
     rules_dirs: tuple[Path, ...] | None = None,
+    param_files: list[Path] | None = None,
 ) -> BuildResult:
-    """Build every template; raises InvalidInput or BuildError on problems.
+    """Build every template; raises InvalidInput or BuildError on problems,
+    leaving build/ as it was.
 
-    Lint findings that fail the build are returned in `findings` with the
-    templates written, so they can be read; the cache is only written for a
-    build with none. `rules_dirs`: custom cfn-lint rules directories
-    (default RULES_DIRS).
+    `param_files`: the parameter files to check (default: every file in
+    params/); the cache records which were checked, so a build for one
+    environment never answers for the others. Lint findings that fail the
+    build are returned in `findings` with `failed` set: the templates are
+    in build/failed/, and build/templates/ still holds the last good build.
+    `rules_dirs`: custom cfn-lint rules directories (default RULES_DIRS).
     """
     started = time.perf_counter()
     rules_dirs = RULES_DIRS if rules_dirs is None else tuple(rules_dirs)
+    paths = project.param_files() if param_files is None else [Path(p) for p in param_files]
     key, inputs_key = _keys(project, rules_dirs)
+    digests = param_digests(project, paths)
     if not force:
-        hit = _cached(project, key)
+        hit = _cached(project, key, digests)
         if hit is not None:
             hit.seconds = time.perf_counter() - started
             return hit
 
     linting = _Linting(project, inputs_key, rules_dirs)
     try:
-        result = _build(project, key, linting, progress)
+        result = _build(project, paths, param_files is None, linting, progress)
     finally:
         linting.close()
+    if not result.failed:
+        write_cache(project.build_dir, key, digests or {}, result.manifest)
     result.seconds = time.perf_counter() - started
     return result
 
 
-def _build(project: Project, key: str, linting: "_Linting", progress: Callable[[str], None]) -> BuildResult:
-    from codemate_cfn.compile import limits
-    from codemate_cfn.compile import lint
-    from codemate_cfn.params import paramfile
-    from codemate_cfn.compile import render
+def _check_params(project: Project, paths: list[Path], everything: bool, progress: Callable[[str], None]) -> None:
     from codemate_cfn.compile.discovery import load_catalogue, load_conventions
+    from codemate_cfn.params import paramfile
 
     catalogue = load_catalogue(project.root)
-    param_files = project.param_files()
-    progress(f"checking {len(param_files)} parameter file(s) in {project.params_dir.name}/")
-    problems = paramfile.check_all(param_files, catalogue, load_conventions(project.root))
+    if everything:
+        progress(f"checking {len(paths)} parameter file(s) in {project.params_dir.name}/")
+    else:
+        progress(f"checking parameter file(s) {', '.join(map(str, paths))}")
+    problems = paramfile.check_all(paths, catalogue, load_conventions(project.root))
     if problems:
         raise InvalidInput(problems)
 
+
+def _rendered(project: Project, progress: Callable[[str], None]) -> tuple[object, dict[str, bytes], list[TemplateInfo]]:
+    """The rendered templates, their bytes by file name and what they hold,
+    checked against CloudFormation's limits before anything is written."""
+    from codemate_cfn.compile import limits, render
+
     rendered = render.render(project)
     progress(f"rendered {len(rendered.templates)} templates: {', '.join(rendered.templates)}")
-
-    out_dir = project.templates_dir
-    out_dir.mkdir(parents=True, exist_ok=True)
-    for stale in out_dir.glob("*.json"):
-        if stale.stem not in rendered.templates:
-            stale.unlink()
-    infos, paths, problems = [], [], []
+    texts, infos, problems = {}, [], []
     for name, template in rendered.templates.items():
-        text = render.to_json(template).encode()
-        path = out_dir / template_file(name)
-        if path.exists() and path.read_bytes() == text:
-            pass  # unchanged: keep the file's mtime
-        else:
-            path.write_bytes(text)
-        paths.append(path)
-        problems += limits.check_limits(path.name, len(text), template)
-        infos.append(
-            TemplateInfo(
-                name=name,
-                file=str(path.relative_to(project.build_dir)),
-                sha256=hashlib.sha256(text).hexdigest(),
-                bytes=len(text),
-                resources=len(template.get("Resources", {})),
-                parameters=len(template.get("Parameters", {})),
-                outputs=len(template.get("Outputs", {})),
-            )
-        )
+        file, text = template_file(name), render.to_json(template).encode()
+        problems += limits.check_limits(file, len(text), template)
+        texts[file] = text
+        infos.append(TemplateInfo(
+            name=name,
+            file=f"{TEMPLATES_DIR}/{file}",
+            sha256=hashlib.sha256(text).hexdigest(),
+            bytes=len(text),
+            resources=len(template.get("Resources", {})),
+            parameters=len(template.get("Parameters", {})),
+            outputs=len(template.get("Outputs", {})),
+        ))
     if problems:
         raise BuildError("\n".join(problems))
+    return rendered, texts, infos
 
-    findings = linting.findings(list(zip(paths, infos)), progress)
+
+def _build(project: Project, paths: list[Path], everything: bool, linting: "_Linting",
+           progress: Callable[[str], None]) -> BuildResult:
+    from codemate_cfn.compile import lint, output
+
+    _check_params(project, paths, everything, progress)
+    rendered, texts, infos = _rendered(project, progress)
     manifest = {"order": rendered.order, "templates": [asdict(i) for i in infos]}
-    (project.build_dir / MANIFEST_FILE).write_text(_manifest_text(manifest))
-    build_cache = project.build_dir / CACHE_FILE
-    if lint.failing(findings):
-        build_cache.unlink(missing_ok=True)
-    else:
-        build_cache.write_text(json.dumps({"key": key, "manifest": manifest}, indent=2) + "\n")
-    return BuildResult(infos, rendered.order, cached=False, seconds=0.0, findings=findings)
+    result = BuildResult(infos, rendered.order, cached=False, seconds=0.0, manifest=manifest)
+    staging = output.start(project.build_dir)
+    try:
+        written = output.write(project.build_dir, staging, texts, manifest_text(manifest))
+        result.findings = linting.findings(list(zip(written, infos)), progress)
+        if lint.failing(result.findings):
+            output.keep_failed(project.build_dir, staging)
+            result.failed = True
+        else:
+            output.switch(project.build_dir, staging)
+    finally:
+        output.discard(project.build_dir, staging)
+    return result
 
 
 class _Linting:

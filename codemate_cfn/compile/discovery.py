@@ -27,13 +27,14 @@ import importlib.abc
 import importlib.machinery
 import importlib.util
 import pkgutil
+import re
 import sys
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
 from types import CodeType, ModuleType
 
-from codemate_cfn.errors import BuildError
+from codemate_cfn.errors import BuildError, quoted
 from codemate_cfn.layer import Conventions, Layer
 from codemate_cfn.params.parameter import Param
 
@@ -135,7 +136,10 @@ def _load_package(project_dir: Path) -> ModuleType:
     sys.modules[name] = package
     try:
         spec.loader.exec_module(package)
-    except Exception as exc:
+    except KeyboardInterrupt:
+        _forget(name)
+        raise
+    except BaseException as exc:  # sys.exit() too: one line, never the end of the process
         error = _one_line(exc, f"{SOURCE_PACKAGE}/__init__.py")
         _forget(name)
         raise error from exc
@@ -175,10 +179,17 @@ def readable(message: str) -> str:
     return message
 
 
-def _one_line(exc: Exception, fallback: str) -> BuildError:
+def message_of(exc: BaseException) -> str:
+    """What `exc` says, module names as people write them; for sys.exit,
+    that it was called."""
+    if isinstance(exc, SystemExit):
+        return f"called sys.exit({'' if exc.code is None else repr(exc.code)})"
+    return readable(exc.msg if isinstance(exc, SyntaxError) else str(exc))
+
+
+def _one_line(exc: BaseException, fallback: str) -> BuildError:
     where = source_location(exc) or fallback
-    message = exc.msg if isinstance(exc, SyntaxError) else str(exc)
-    return BuildError(f"{where}: {type(exc).__name__}: {readable(message)}")
+    return BuildError(f"{where}: {type(exc).__name__}: {message_of(exc)}")
 
 
 def load_module(project_dir: Path, name: str) -> ModuleType:
@@ -187,18 +198,44 @@ def load_module(project_dir: Path, name: str) -> ModuleType:
     package = _load_package(project_dir)
     try:
         return importlib.import_module(f"{package.__name__}.{name}")
-    except Exception as exc:
+    except KeyboardInterrupt:
+        raise
+    except BaseException as exc:  # sys.exit() too
         folder = Path(package.__path__[0]) / name
         fallback = f"{SOURCE_PACKAGE}/{name}/__init__.py" if folder.is_dir() else f"{SOURCE_PACKAGE}/{name}.py"
         raise _one_line(exc, fallback) from exc
 
 
+CATALOGUE = f"{SOURCE_PACKAGE}/catalogue.py"
+
+
+def _checked_param(where: str, param) -> Param:
+    """A catalogue entry that is a Param whose pattern compiles."""
+    if not isinstance(param, Param):
+        raise BuildError(f"{CATALOGUE}: {where}: {quoted(param)} is not a codemate_cfn.layer.Param")
+    if param.pattern is not None:
+        try:
+            re.compile(param.pattern)
+        except (re.error, TypeError) as exc:
+            raise BuildError(f"{CATALOGUE}: parameter {param.name}: invalid pattern "
+                             f"{quoted(param.pattern)}: {exc}") from None
+    return param
+
+
 def load_catalogue(project_dir: Path) -> dict[str, Param]:
-    module = load_module(project_dir, "catalogue")
+    """The root parameters of templates_src/catalogue.py's PARAMETERS (a
+    list of Param), by name; a mistake in it is one BuildError line."""
+    parameters = getattr(load_module(project_dir, "catalogue"), "PARAMETERS", None)
+    if parameters is None:
+        raise BuildError(f"{CATALOGUE}: no PARAMETERS (a list of codemate_cfn.layer.Param)")
+    if not isinstance(parameters, (list, tuple)):
+        raise BuildError(f"{CATALOGUE}: PARAMETERS is a {type(parameters).__name__}, "
+                         "not a list of codemate_cfn.layer.Param")
     catalogue: dict[str, Param] = {}
-    for param in module.PARAMETERS:
+    for i, entry in enumerate(parameters):
+        param = _checked_param(f"PARAMETERS[{i}]", entry)
         if param.name in catalogue:
-            raise BuildError(f"templates_src/catalogue.py: parameter {param.name} is declared twice")
+            raise BuildError(f"{CATALOGUE}: parameter {param.name} is declared twice")
         catalogue[param.name] = param
     return catalogue
 

@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass
 
 from codemate_cfn.compile.layout import ROOT
-from codemate_cfn.compile.discovery import load_catalogue, load_conventions, load_layers, readable, source_location
+from codemate_cfn.compile.discovery import load_catalogue, load_conventions, load_layers, message_of, source_location
 from codemate_cfn.errors import BuildError, CodemateError
 from codemate_cfn.compile.project import Project
 from codemate_cfn.compile.wiring import root_template
@@ -42,11 +42,11 @@ def render_layers(layer_list: list, catalogue: dict, conventions: Conventions) -
     for name, layer in layers.items():
         try:
             built[name] = layer.render(catalogue, conventions)
-        except CodemateError:
+        except (CodemateError, KeyboardInterrupt):
             raise
-        except Exception as exc:  # a bug in the layer's builder: one line saying where
+        except BaseException as exc:  # a bug in the layer's builder, or sys.exit(): one line saying where
             where = source_location(exc)
-            raise BuildError(f"layer {name}: {readable(str(exc))}"
+            raise BuildError(f"layer {name}: {message_of(exc)}"
                              + (f" ({where}, {type(exc).__name__})" if where else "")) from exc
     root, order = root_template(layers, built, catalogue, ROOT_DESCRIPTION)
     templates = {ROOT: root.to_dict()}

@@ -12,7 +12,9 @@ class Param:
 
     kind adds checks CloudFormation cannot express: "cidr" (a valid IPv4
     network), "subnet" (a cidr inside VpcCidr that overlaps no other subnet);
-    relation checks the value against other parameters' values.
+    integer makes a Number a whole number (a count, a size, days), which
+    CloudFormation's Number does not; relation checks the value against
+    other parameters' values.
     """
 
     name: str
@@ -23,6 +25,7 @@ class Param:
     pattern: str | None = None
     min_value: int | None = None
     max_value: int | None = None
+    integer: bool = False
     kind: str | None = None
     constraint: str | None = None
     no_echo: bool = False
