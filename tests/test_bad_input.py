@@ -259,6 +259,7 @@ def test_a_mistake_in_the_catalogue_is_one_line_naming_it(how, project_copy, tmp
 
 # 6. A command about one environment reads only its own parameter file.
 
+@pytest.mark.emulator  # plan and deploy --local start the emulator
 def test_deploy_and_plan_of_one_environment_work_while_another_file_is_broken(copy_build, run_main):
     prod = copy_build.params_dir / "prod.json"
     prod.write_text(prod.read_text().replace('"NatGatewayCount": "2"', '"NatGatewayCount": "3"'))
