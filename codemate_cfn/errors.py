@@ -28,3 +28,9 @@ class InvalidInput(CodemateError):
 
 class BuildError(CodemateError):
     """The layer sources cannot be turned into valid templates."""
+
+
+class UsageError(CodemateError):
+    """Options that cannot go together on the command line."""
+
+    exit_code = EXIT_USAGE

@@ -159,6 +159,27 @@ def test_a_change_set_without_changes_is_a_no_op_and_a_broken_one_a_failure():
     assert changeset.ChangeSet("id", "stack", "UPDATE", "FAILED", "No updates are to be performed.").no_changes
 
 
+
+def test_a_change_set_that_aws_never_works_out_fails_at_its_deadline():
+    aws, calls = replay("cloudformation", "change_sets")
+    made = calls.answers[("CreateChangeSet", "codemate-dev")][0]["response"]["Id"]
+    pending = dict(calls.answers[("DescribeChangeSet", made)][0]["response"])  # CREATE_IN_PROGRESS, for ever
+    calls.answer("DescribeChangeSet", made, pending)
+    now, slept = [0.0], []
+
+    def sleep(seconds):
+        slept.append(seconds)
+        now[0] += seconds
+
+    with pytest.raises(CodemateError) as stuck:
+        changeset.create(aws.cloudformation, "codemate-dev", "UPDATE", "https://example/root.json", [], {},
+                         poll_seconds=5, sleep=sleep, clock=lambda: now[0], deadline_seconds=600)
+    assert str(stuck.value) == (
+        "change set codemate-20250912-041500-3fa9c1 on stack codemate-dev is still CREATE_IN_PROGRESS after 10m00s; "
+        "look at it in the CloudFormation console, or delete it with: aws cloudformation delete-change-set "
+        f"--change-set-name {made}")
+    assert len(slept) == 120 and calls.made("DeleteChangeSet") == []
+
 # -- Ctrl-C while watching -------------------------------------------------------------
 
 def test_ctrl_c_while_watching_leaves_the_stack_deploying_and_says_how_to_resume():

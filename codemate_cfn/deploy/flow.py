@@ -35,10 +35,17 @@ class Options:
     recreate: bool = False
     commit: str = "unknown"
     poll_seconds: float = 5.0
+    stack_option: str | None = None  # --stack-name as the user gave it (None: the default), for the hints
 
     @property
     def resume_hint(self) -> str:
         return f"python -m codemate_cfn status {self.params_path} --follow"
+
+    def command(self, name: str, *more: str) -> str:
+        """A command line to print as a hint: `python -m codemate_cfn NAME
+        PARAMS_FILE [--stack-name STACK] MORE...`."""
+        stack = ["--stack-name", self.stack_option] if self.stack_option else []
+        return " ".join(["python -m codemate_cfn", name, self.params_path, *stack, *more])
 
 
 @dataclass
@@ -177,13 +184,21 @@ def propose(aws, templates: dict[str, dict], params, catalogue: dict, options: O
     if change_set.no_changes or (not detailed and not predicted and deployed and _unchanged(stack, tags, bucket)):
         proposal.no_changes = True
         return proposal
-    proposal.changes = plan.merge_aws(predicted, change_set.changes) if detailed else predicted
     try:
-        guard.check_allowances(proposal.changes, options.allow_replacement)
+        return judge(proposal, predicted, options.allow_replacement)
     except CodemateError:
         changeset.discard(cfn, change_set)
         raise
-    proposal.refused = guard.refusals(proposal.changes, options.allow_replacement)
+
+
+def judge(proposal: Proposal, predicted: list, allow_replacement: set[str]) -> Proposal:
+    """Give the proposal its changes (the prediction, corrected by what its
+    change set says where it says more) and the stateful guard's verdict.
+    InvalidInput when an --allow-replacement name matches nothing at risk."""
+    found = proposal.change_set.changes
+    proposal.changes = plan.merge_aws(predicted, found) if changeset.has_detail(found) else predicted
+    guard.check_allowances(proposal.changes, allow_replacement)
+    proposal.refused = guard.refusals(proposal.changes, allow_replacement)
     proposal.allowed = guard.refusals(proposal.changes, set()) if not proposal.refused else []
     return proposal
 
