@@ -356,6 +356,9 @@ def test_delete_removes_every_stack_and_keeps_what_the_policies_keep(deployed, a
     for name in buckets:
         aws.s3.head_bucket(Bucket=name)  # DeletionPolicy Retain: still there
     assert all(f"storage/{lid} (AWS::S3::Bucket): kept" in ui.noted for lid in retained)
+    # only what the stacks held: dev has no read replica (its condition is false)
+    assert "data/Database (AWS::RDS::DBInstance): deleted after a final snapshot" in ui.noted
+    assert "DatabaseReadReplica" in json.dumps(templates["data"]) and "DatabaseReadReplica" not in ui.noted
 
 
 def test_delete_asks_and_stops_without_an_answer(deployed, aws):
