@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from codemate_cfn.compile.layout import ROOT, nested_names
-from codemate_cfn.deploy import bootstrap, changeset, events, guard, plan, upload
+from codemate_cfn.deploy import bootstrap, changeset, events, guard, plan, taken, upload
 from codemate_cfn.deploy.protection import lift_for, protect
 from codemate_cfn.deploy.provenance import TAGS as PROVENANCE
 from codemate_cfn.deploy.provenance import params_hash, provenance
@@ -230,7 +230,8 @@ def execute(aws, proposal: Proposal, templates: dict[str, dict], params, options
                          expected=len(proposal.changes), labels=labels, resume_hint=options.resume_hint)
     deployed = cfn.describe_stacks(StackName=change_set.stack_id)["Stacks"][0]
     if final not in events.SUCCEEDED:
-        events.report_failure(aws, change_set.stack_id, final, ui, since=since, labels=labels)
+        for line in taken.notes(events.report_failure(aws, change_set.stack_id, final, ui, since=since, labels=labels)):
+            ui.note(line)
         if final in events.STABLE:
             protect(aws, deployed, templates, params, labels, ui)  # restore what lift_for relaxed
         raise DeployFailed(failure_message(deployed["StackName"], final, options.params_path))
