@@ -187,7 +187,7 @@ def test_the_review_path_from_the_command_line(run, aws):
     assert "deployed stack codemate-dev" in executed.stdout and "Plan:" in executed.stdout
     assert "- build: " not in executed.stderr and "- upload to " not in executed.stderr  # nothing built or uploaded
     after = run("status", "params/dev.json")
-    assert "stack codemate-dev: CREATE_COMPLETE" in after.stdout and "change sets waiting: none" in after.stdout
+    assert "stack codemate-dev: CREATE_COMPLETE" in after.stdout and "pending change sets: none" in after.stdout
     assert "deployed templates match the local build" in after.stdout
     again = run("deploy", "params/dev.json", "--execute", name)
     assert again.returncode == 1

@@ -326,3 +326,17 @@ def test_status_follow_streams_an_update_until_it_ends():
     followed = [line.split()[4:6] for line in ui.noted.splitlines()]  # [n elapsed] time stack logical-id status
     assert followed == [["Queue", "UPDATE_COMPLETE"], ["codemate-dev", "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS"],
                         ["codemate-dev", "UPDATE_COMPLETE"]]
+
+
+def test_status_follow_as_json_prints_the_settled_stack_alone_on_stdout():
+    import json
+
+    aws, _ = replay("cloudformation", "update_in_progress")
+    deployed = aws.cloudformation.get_template(StackName=ROOT)["TemplateBody"]
+    ui = Recorder()
+    final = status.status(aws, "codemate-dev", {"root": deployed}, ui, follow=True, poll_seconds=0, output="json")
+    shown = json.loads(ui.shown)  # nothing else on stdout
+    assert final == shown["status"] == "UPDATE_COMPLETE"
+    assert shown["local_build"]["matches"] is True and shown["pending_change_sets"] == []
+    assert "UPDATE_COMPLETE" in ui.noted  # the events followed, on stderr
+

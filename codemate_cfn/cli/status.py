@@ -16,9 +16,9 @@ from codemate_cfn.errors import EXIT_ERROR, EXIT_OK
 
 
 def register(sub) -> None:
-    p = sub.add_parser("status", help="stack state, change sets waiting, last events, and whether it runs the "
+    p = sub.add_parser("status", help="stack state, pending change sets, last events, and whether it runs the "
                                       "local build",
-                       description="The stack's state, git commit, termination protection, the change sets waiting "
+                       description="The stack's state, git commit, termination protection, the pending change sets "
                                    "on it (with the commands to execute or discard them), its last events, and "
                                    "whether it runs the local build in build/ (read, never built). Exit status: 0, "
                                    "or with --follow 1 when the stack ends in a failed state; 1 an error.")

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from codemate_cfn.compile.layout import ROOT, nested_names
 from codemate_cfn.deploy import changeset, events, upload
+from codemate_cfn.deploy.flow import Options
 from codemate_cfn.deploy.provenance import TAGS as PROVENANCE
 from codemate_cfn.deploy.stack import as_dict, deployed_templates, existing
 from codemate_cfn.table import format_table
@@ -77,12 +78,12 @@ class Report:
                  f"git commit: {tags.get(PROVENANCE['commit'], 'unknown')}",
                  f"termination protection: {'on' if stack.get('EnableTerminationProtection') else 'off'}", ""]
         if self.waiting:
-            lines.append("change sets waiting:")
+            lines.append("pending change sets:")
             lines.append(format_table(["name", "status", "execution", "created"], [
                 [w["ChangeSetName"], w.get("Status", "?"), w.get("ExecutionStatus", "?"), _when(w["CreationTime"])]
                 for w in self.waiting]))
         else:
-            lines.append("change sets waiting: none")
+            lines.append("pending change sets: none")
         for verb, commands in self.hints.items():
             what = " (the stack in review with its change sets)" if verb == "discard" and self.in_review else ""
             lines += [f"{verb}{what}: {command}" for command in commands]
@@ -136,15 +137,18 @@ def hints(stack: dict, waiting: list[dict], command) -> dict[str, list[str]]:
     if stack["StackStatus"] == REVIEW:
         found["discard"] = [command("delete")]
     else:
-        found["discard"] = [f"aws cloudformation delete-change-set --change-set-name {w['ChangeSetId']}" for w in waiting]
+        found["discard"] = [f"aws cloudformation delete-change-set --change-set-name {w['ChangeSetId']}"
+                            for w in waiting]
     return {verb: commands for verb, commands in found.items() if commands}
 
 
-def read(aws, name: str, local: dict[str, dict] | None, no_local: str, command) -> Report:
-    """Everything `status` shows about the stack `name`; `local` is the
-    local build to compare with (None: `no_local` says why there is none)."""
+def read(aws, name: str, local: dict[str, dict] | None, no_local: str, command,
+         stack_id: str | None = None) -> Report:
+    """Everything `status` shows about the stack `name` (looked up by
+    `stack_id` when given); `local` is the local build to compare with
+    (None: `no_local` says why there is none)."""
     cfn = aws.cloudformation
-    stack = existing(cfn, name, aws.target.region)
+    stack = existing(cfn, stack_id or name, aws.target.region)
     deployed = {} if stack["StackStatus"] == REVIEW else deployed_templates(cfn, stack)
     waiting = changeset.waiting(cfn, stack["StackId"])
     if not deployed:
@@ -159,13 +163,12 @@ def read(aws, name: str, local: dict[str, dict] | None, no_local: str, command) 
 
 
 def status(aws, name: str, local: dict[str, dict] | None, ui, follow: bool = False, poll_seconds: float = 5.0,
-           options=None, output: str = "text", no_local: str = "no local build to compare with", **watching) -> str:
+           options: Options | None = None, output: str = "text", no_local: str = "no local build to compare with",
+           **watching) -> str:
     """Show the stack's state (text, or a JSON document on stdout alone);
     with follow, stream its events (stderr) until a final state first. A
     stack waiting for review is not deploying: there is nothing to follow.
     Returns the stack's status at the end."""
-    from codemate_cfn.deploy.flow import Options
-
     options = options or Options(stack_name=name)
     report = read(aws, name, local, no_local, options.command)
     if output == "text":
@@ -181,7 +184,7 @@ def status(aws, name: str, local: dict[str, dict] | None, ui, follow: bool = Fal
         final = events.watch(aws, report.stack["StackId"], ui, since=since, poll_seconds=poll_seconds,
                              labels=report.labels, resume_hint=options.resume_hint, **watching)
         if output == "json":
-            report = read(aws, name, local, no_local, options.command)
+            report = read(aws, name, local, no_local, options.command, stack_id=report.stack["StackId"])
     if output == "json":
         ui.say(json.dumps(report.document(), indent=2))
     return final

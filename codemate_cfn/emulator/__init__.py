@@ -62,7 +62,9 @@ Left open, because the success path does not need them: change sets
 carry no Modify/Replacement detail and no nested change sets (deploy's
 offline prediction stands in); nothing fails or rolls back (failures are
 tested with recorded AWS responses); stack policies are stored, not
-enforced; updates of types moto cannot update are not applied.
+enforced; updates of types moto cannot update are not applied;
+ListChangeSets lists the change sets of every stack (callers filter by
+StackId).
 
 moto is imported only when the emulator starts: it is an optional
 dependency (`pip install codemate-cfn[emulator]`).
