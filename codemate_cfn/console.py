@@ -45,7 +45,8 @@ class Console:
         return sys.stdin.isatty()
 
     def confirm(self, question: str) -> bool:
-        """Ask on the terminal; False when nobody can answer."""
+        """Ask on the terminal; False when nobody can answer. Ctrl-C ends
+        the line it asked on and goes up to the caller (KeyboardInterrupt)."""
         if not self.can_ask():
             return False
         print(f"{question} [y/N] ", end="", file=self.err, flush=True)
@@ -53,4 +54,7 @@ class Console:
             answer = input()
         except EOFError:
             return False
+        except KeyboardInterrupt:
+            print(file=self.err, flush=True)
+            raise
         return answer.strip().lower() in ("y", "yes")

@@ -31,6 +31,12 @@ class BuildError(CodemateError):
     """The layer sources cannot be turned into valid templates."""
 
 
+class UsageError(CodemateError):
+    """Options that cannot go together on the command line."""
+
+    exit_code = EXIT_USAGE
+
+
 SHOWN_LIMIT = 60  # characters of a value quoted in a message
 
 

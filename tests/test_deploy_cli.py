@@ -5,6 +5,7 @@ in a fresh process, against the emulator this test process serves on
 from __future__ import annotations
 
 import json
+import shutil
 
 import pytest
 
@@ -159,3 +160,82 @@ def test_deploy_local_runs_on_its_own_emulator(built, env):
     assert "deployed stack codemate-dev" in done.stdout
     listed = done.stdout.split("not emulated", 1)[1].splitlines()[1:]
     assert listed and all(line.startswith("  ") and "(AWS::" in line for line in listed if line)
+
+
+def test_the_review_path_from_the_command_line(run, aws):
+    left = run("deploy", "params/dev.json", "--no-execute")
+    assert left.returncode == 0, left.stderr
+    hint = next(line for line in left.stderr.splitlines() if "left for review" in line)
+    command = hint.split("execute it with: ", 1)[1]
+    name = command.rsplit(" ", 1)[1]
+    assert command == f"python -m codemate_cfn deploy params/dev.json --execute {name}"
+
+    waiting = run("status", "params/dev.json")
+    assert waiting.returncode == 0, waiting.stderr
+    assert "stack codemate-dev: REVIEW_IN_PROGRESS, waiting for review" in waiting.stdout
+    assert f"execute: {command}" in waiting.stdout
+    assert "discard (the stack in review with its change sets): python -m codemate_cfn delete params/dev.json" \
+        in waiting.stdout
+    followed = run("status", "params/dev.json", "--follow")  # returns at once: nothing is deploying
+    assert followed.returncode == 0 and "waiting for review (REVIEW_IN_PROGRESS): nothing to follow" in followed.stdout
+    shown = json.loads(run("status", "params/dev.json", "--output", "json").stdout)
+    assert shown["waiting_for_review"] is True and shown["status"] == "REVIEW_IN_PROGRESS"
+    assert [(c["name"], c["status"], c["execution_status"]) for c in shown["pending_change_sets"]] == [
+        (name, "CREATE_COMPLETE", "AVAILABLE")]
+    assert shown["commands"] == {"execute": [command], "discard": ["python -m codemate_cfn delete params/dev.json"]}
+
+    executed = run("deploy", "params/dev.json", "--execute", name)
+    assert executed.returncode == 0, executed.stderr
+    assert "deployed stack codemate-dev" in executed.stdout and "Plan:" in executed.stdout
+    assert "- build: " not in executed.stderr and "- upload to " not in executed.stderr  # nothing built or uploaded
+    after = run("status", "params/dev.json")
+    assert "stack codemate-dev: CREATE_COMPLETE" in after.stdout and "pending change sets: none" in after.stdout
+    assert "deployed templates match the local build" in after.stdout
+    again = run("deploy", "params/dev.json", "--execute", name)
+    assert again.returncode == 1
+    assert assert_one_line_errors(again) == [
+        f"change set {name} on stack codemate-dev is CREATE_COMPLETE (execution EXECUTE_COMPLETE); only a change "
+        f"set that is CREATE_COMPLETE and AVAILABLE can be executed"]
+
+
+def test_status_output_json_is_the_whole_status_on_stdout(run, aws, templates, project, catalogue):
+    run_deploy(aws, templates, params_file(project, catalogue), catalogue)
+    done = run("status", "params/dev.json", "--output", "json")
+    assert done.returncode == 0, done.stderr
+    shown = json.loads(done.stdout)
+    assert (shown["stack"], shown["status"], shown["waiting_for_review"]) == ("codemate-dev", "CREATE_COMPLETE", False)
+    assert shown["commit"] == "0123456789ab" and shown["termination_protection"] is False
+    assert shown["pending_change_sets"] == [] and shown["commands"] == {}
+    assert shown["local_build"]["compared"] is True and shown["local_build"]["matches"] is True
+    assert {t["template"] for t in shown["local_build"]["templates"]} == set(templates)
+    assert shown["recent_events"] and {"time", "stack", "logical_id", "status"} <= set(shown["recent_events"][-1])
+    assert shown["last_change"].startswith("20")
+
+
+def test_status_and_outputs_read_the_stack_without_building(env, built, aws, templates, project, catalogue, tmp_path):
+    run_deploy(aws, templates, params_file(project, catalogue), catalogue)
+    empty = tmp_path / "nothing-built"
+    status = cli("--build-dir", empty, "status", "params/dev.json", "--endpoint-url", env.url)
+    assert status.returncode == 0, status.stderr
+    assert f"no local build to compare with ({empty / 'manifest.json'} not found; `python -m codemate_cfn build` " \
+           f"makes one)" in status.stdout
+    outputs = cli("--build-dir", empty, "outputs", "params/dev.json", "--endpoint-url", env.url)
+    assert outputs.returncode == 0, outputs.stderr
+    assert not empty.exists()  # nothing was built
+
+    session, _ = built
+    copy = tmp_path / "changed-build"
+    shutil.copytree(session.build_dir, copy)
+    (copy / "templates" / "network.json").write_text("{}")
+    changed = cli("--build-dir", copy, "status", "params/dev.json", "--endpoint-url", env.url)
+    assert f"no local build to compare with ({copy / 'templates' / 'network.json'} changed since the build that " \
+           f"wrote {copy / 'manifest.json'})" in changed.stdout
+
+
+def test_execute_goes_with_neither_no_execute_nor_recreate(run):
+    both = run("deploy", "params/dev.json", "--execute", "cs", "--no-execute")
+    assert both.returncode == 64 and "not allowed with argument" in both.stderr
+    recreate = run("deploy", "params/dev.json", "--execute", "cs", "--recreate")
+    assert recreate.returncode == 64
+    assert assert_one_line_errors(recreate) == [
+        "--recreate cannot go with --execute: a change set left for review is executed as it is"]

@@ -1,8 +1,9 @@
 """Failure paths the emulator cannot produce, played from recorded
-CloudFormation responses (tests/fixtures/aws/): a failed nested create,
+CloudFormation responses (tests/fixtures/aws/): a failed nested create, a
+create whose names a deleted stack's kept resources still hold,
 UPDATE_ROLLBACK_FAILED and continue-rollback, AWS change sets with nested
-change sets, Ctrl-C while watching; and throttling, injected before moto
-answers, retried by botocore."""
+change sets, a change set never worked out, Ctrl-C while watching; and
+throttling, injected before moto answers, retried by botocore."""
 
 from __future__ import annotations
 
@@ -88,6 +89,49 @@ def test_a_failed_deploy_says_what_to_do_next():
     assert "runs its previous templates" in deploy.failure_message("codemate-dev", "UPDATE_ROLLBACK_COMPLETE", "params/dev.json")
 
 
+
+def test_a_create_that_collides_with_a_kept_resource_names_it_and_points_to_the_guide():
+    aws, calls = replay("cloudformation", "retained_name_taken")
+    change_set = ("arn:aws:cloudformation:ap-northeast-2:111122223333:changeSet/codemate-20250918-011200-5d6e7f/"
+                  "8a9b0c1d-2e3f-4a5b-8c7d-9e0f1a2b3c4d")
+    proposal = deploy.Proposal(None, changeset.ChangeSet(change_set, ROOT, "CREATE", "CREATE_COMPLETE"),
+                               {"StorageStack": "storage"})
+    ui = Recorder()
+    with pytest.raises(deploy.DeployFailed, match="it is ROLLBACK_COMPLETE"):
+        deploy.execute(aws, proposal, {}, None, options(), ui)
+    assert calls.made("ExecuteChangeSet") == [{"ChangeSetName": change_set}]
+    assert [line for line in ui.noted.splitlines() if line.startswith("name taken: ")] == [
+        "name taken: storage/LogsBucket (AWS::S3::Bucket) could not be created: codemate-logs-dev-111122223333 "
+        "already exists, most likely kept (DeletionPolicy Retain) by a stack deleted before; import it, rename it or "
+        "delete it: see docs/stateful-resources.md (When a name is already taken)",
+        "name taken: storage/BackendRepository (AWS::ECR::Repository) could not be created: codemate-backend-dev "
+        "already exists, most likely kept (DeletionPolicy Retain) by a stack deleted before; import it, rename it or "
+        "delete it: see docs/stateful-resources.md (When a name is already taken)",
+    ]
+    assert "Resource creation cancelled" not in ui.noted.split("first failures")[1]
+
+
+@pytest.mark.parametrize("reason, physical_id, name", [
+    ("codemate-static-dev already exists", "", "codemate-static-dev"),
+    ('Resource handler returned message: "The operation failed because the secret codemate/dev/nextauth already '
+     'exists. (Service: SecretsManager, Status Code: 400)" (HandlerErrorCode: AlreadyExists)', "", "codemate/dev/nextauth"),
+    ("Resource of type 'AWS::Logs::LogGroup' with identifier '/codemate/dev/app' already exists.", "", "/codemate/dev/app"),
+    ("Your previous request to create the named bucket succeeded and you already own it. (Service: Amazon S3; "
+     "Status Code: 409; Error Code: BucketAlreadyOwnedByYou)", "codemate-files-dev-111122223333",
+     "codemate-files-dev-111122223333"),
+    ("Your previous request to create the named bucket succeeded and you already own it. (Service: Amazon S3; "
+     "Status Code: 409; Error Code: BucketAlreadyOwnedByYou)", "", None),
+])
+def test_every_wording_of_a_taken_name_is_recognised(reason, physical_id, name):
+    from codemate_cfn.deploy import taken
+
+    event = {"ResourceStatus": "CREATE_FAILED", "ResourceStatusReason": reason, "PhysicalResourceId": physical_id,
+             "Label": "storage", "LogicalResourceId": "Thing", "ResourceType": "AWS::S3::Bucket"}
+    assert taken.is_taken(event) and taken.taken_name(event) == name
+    assert taken.notes([event])[0].startswith(f"name taken: storage/Thing (AWS::S3::Bucket) could not be created: "
+                                              f"{name or 'its name'} already exists")
+    assert taken.notes([{**event, "ResourceStatus": "UPDATE_FAILED"}]) == []  # a route that exists is another story
+
 # -- UPDATE_ROLLBACK_FAILED ---------------------------------------------------------
 
 def test_update_rollback_failed_offers_continue_rollback_with_what_to_skip(project, catalogue, templates):
@@ -158,6 +202,27 @@ def test_a_change_set_without_changes_is_a_no_op_and_a_broken_one_a_failure():
     # AWS's other wording of the same news, from UpdateStack
     assert changeset.ChangeSet("id", "stack", "UPDATE", "FAILED", "No updates are to be performed.").no_changes
 
+
+
+def test_a_change_set_that_aws_never_works_out_fails_at_its_deadline():
+    aws, calls = replay("cloudformation", "change_sets")
+    made = calls.answers[("CreateChangeSet", "codemate-dev")][0]["response"]["Id"]
+    pending = dict(calls.answers[("DescribeChangeSet", made)][0]["response"])  # CREATE_IN_PROGRESS, for ever
+    calls.answer("DescribeChangeSet", made, pending)
+    now, slept = [0.0], []
+
+    def sleep(seconds):
+        slept.append(seconds)
+        now[0] += seconds
+
+    with pytest.raises(CodemateError) as stuck:
+        changeset.create(aws.cloudformation, "codemate-dev", "UPDATE", "https://example/root.json", [], {},
+                         poll_seconds=5, sleep=sleep, clock=lambda: now[0], deadline_seconds=600)
+    assert str(stuck.value) == (
+        "change set codemate-20250912-041500-3fa9c1 on stack codemate-dev is still CREATE_IN_PROGRESS after 10m00s; "
+        "look at it in the CloudFormation console, or delete it with: aws cloudformation delete-change-set "
+        f"--change-set-name {made}")
+    assert len(slept) == 120 and calls.made("DeleteChangeSet") == []
 
 # -- Ctrl-C while watching -------------------------------------------------------------
 
@@ -261,3 +326,17 @@ def test_status_follow_streams_an_update_until_it_ends():
     followed = [line.split()[4:6] for line in ui.noted.splitlines()]  # [n elapsed] time stack logical-id status
     assert followed == [["Queue", "UPDATE_COMPLETE"], ["codemate-dev", "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS"],
                         ["codemate-dev", "UPDATE_COMPLETE"]]
+
+
+def test_status_follow_as_json_prints_the_settled_stack_alone_on_stdout():
+    import json
+
+    aws, _ = replay("cloudformation", "update_in_progress")
+    deployed = aws.cloudformation.get_template(StackName=ROOT)["TemplateBody"]
+    ui = Recorder()
+    final = status.status(aws, "codemate-dev", {"root": deployed}, ui, follow=True, poll_seconds=0, output="json")
+    shown = json.loads(ui.shown)  # nothing else on stdout
+    assert final == shown["status"] == "UPDATE_COMPLETE"
+    assert shown["local_build"]["matches"] is True and shown["pending_change_sets"] == []
+    assert "UPDATE_COMPLETE" in ui.noted  # the events followed, on stderr
+

@@ -5,6 +5,7 @@ delete. Each test starts from an empty emulator."""
 
 from __future__ import annotations
 
+import copy
 import json
 
 import pytest
@@ -21,7 +22,9 @@ from codemate_cfn.compile import layout
 from codemate_cfn import errors
 from codemate_cfn.deploy import delete
 from codemate_cfn.cli.plan import exit_code
-from deploy_support import Recorder, params_file, renamed_bucket, run_deploy, run_plan
+from codemate_cfn.cli import deploy as deploy_command
+from codemate_cfn.deploy import protection
+from deploy_support import Recorder, options, params_file, renamed_bucket, run_deploy, run_plan
 
 pytest_plugins = ["emulator_fixtures"]
 
@@ -195,14 +198,133 @@ def test_plan_only_and_unconfirmed_deploys_leave_nothing_behind(fresh_emulator, 
     assert stack_reads.find_stack(cfn, "codemate-dev") is None  # the stack made for the change set went too
 
 
-def test_no_execute_leaves_the_change_set_for_review(fresh_emulator, aws, templates, dev, catalogue):
+def live_stacks(aws, name: str = "codemate-dev") -> list[str]:
+    return [s["StackId"] for s in aws.cloudformation.list_stacks()["StackSummaries"]
+            if s["StackName"] == name and s["StackStatus"] != "DELETE_COMPLETE"]
+
+
+def test_a_stack_waiting_for_review_is_reused_never_duplicated(fresh_emulator, aws, templates, dev, catalogue):
     ui = Recorder()
     left = run_deploy(aws, templates, dev, catalogue, ui, execute=False)
     assert left.outcome == "left for review" and left.exit_code == 0
     assert pending_change_sets(aws) == [left.change_set.id]
-    assert f"--change-set-name {left.change_set.id}" in ui.noted
-    # a later deploy creates the stack from its review state
+    assert (f"execute it with: python -m codemate_cfn deploy params/dev.json --execute {left.change_set.name}"
+            in ui.noted)
+    stack_id = left.change_set.stack_id
+    again = run_deploy(aws, templates, dev, catalogue, execute=False)
+    declined = run_deploy(aws, templates, dev, catalogue, Recorder(answer=False), yes=False)
+    assert declined.outcome == "not confirmed"
+    assert {again.change_set.stack_id, declined.change_set.stack_id} == {stack_id}
+    assert live_stacks(aws) == [stack_id]
+    # the declined change set went; the stack stays for the two still waiting
+    assert pending_change_sets(aws) == [left.change_set.id, again.change_set.id]
+    assert stack_reads.find_stack(aws.cloudformation, "codemate-dev")["StackStatus"] == "REVIEW_IN_PROGRESS"
+    # a later deploy creates the stack from its review state, and the others go
     assert run_deploy(aws, templates, dev, catalogue).outcome == "deployed"
+    assert live_stacks(aws) == [stack_id] and pending_change_sets(aws) == []
+
+
+class Interrupted(Recorder):
+    """A person who presses Ctrl-C at the question."""
+
+    def confirm(self, question: str) -> bool:
+        self.err.write(f"{question} -> Ctrl-C\n")
+        raise KeyboardInterrupt
+
+
+def test_ctrl_c_at_the_question_deletes_the_change_set_as_no_does(fresh_emulator, aws, templates, dev, catalogue):
+    ui = Interrupted(answer=True)
+    first = run_deploy(aws, templates, dev, catalogue, ui, yes=False)
+    assert first.outcome == "interrupted" and first.exit_code == errors.EXIT_INTERRUPTED
+    assert "stopped after the plan (interrupted at the question); the change set was deleted" in ui.noted
+    assert stack_reads.find_stack(aws.cloudformation, "codemate-dev") is None  # as after "no": no stack in review
+    run_deploy(aws, templates, dev, catalogue)
+    mutated, bucket = renamed_bucket(templates)
+    update = run_deploy(aws, mutated, dev, catalogue, Interrupted(answer=True), yes=False, allow_replacement={bucket})
+    assert update.outcome == "interrupted" and pending_change_sets(aws) == []
+    assert "LastUpdatedTime" not in aws.cloudformation.describe_stacks(StackName="codemate-dev")["Stacks"][0]
+
+
+def test_the_console_passes_ctrl_c_at_a_question_on_after_ending_the_line(monkeypatch):
+    import io
+
+    from codemate_cfn.console import Console
+
+    def ctrl_c():
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("builtins.input", ctrl_c)
+    console = Console(out=io.StringIO(), err=io.StringIO(), interactive=True)
+    with pytest.raises(KeyboardInterrupt):
+        console.confirm("Execute?")
+    assert console.err.getvalue() == "Execute? [y/N] \n"
+
+
+def test_a_change_set_left_for_review_is_executed_checked_and_protected(fresh_emulator, aws, templates, project,
+                                                                       catalogue):
+    prod = params_file(project, catalogue, "prod")
+    left = run_deploy(aws, templates, prod, catalogue, execute=False)
+    ui = Recorder()
+    done = deploy_command.execute_reviewed(aws, left.change_set.id, prod, options(prod), ui)
+    assert done.outcome == "deployed" and done.exit_code == 0
+    assert {c.action for c in done.changes} == {"add"} and "Plan:" in ui.shown
+    stack = aws.cloudformation.describe_stacks(StackName="codemate-prod")["Stacks"][0]
+    assert (stack["StackId"], stack["StackStatus"]) == (left.change_set.stack_id, "CREATE_COMPLETE")
+    assert stack["EnableTerminationProtection"] is True
+    labels = layout.nested_names(templates["root"])
+    wanted = protection.desired_policies(templates, prod, labels)
+    ids = stack_reads.stack_ids(aws.cloudformation, stack["StackId"], labels)
+    assert {name: protection.current_policy(aws.cloudformation, ids[name]) for name in wanted} == wanted
+    assert done.outputs and pending_change_sets(aws, "codemate-prod") == []
+
+
+def test_a_reviewed_change_set_is_judged_again_by_the_guard(deployed, aws, templates, dev, catalogue):
+    mutated, bucket = renamed_bucket(templates)
+    left = run_deploy(aws, mutated, dev, catalogue, execute=False, allow_replacement={bucket})
+    assert left.outcome == "left for review"
+    ui = Recorder()
+    refused = deploy_command.execute_reviewed(aws, left.change_set.name, dev, options(dev), ui)
+    assert refused.outcome == "blocked" and refused.exit_code == errors.EXIT_BLOCKED
+    assert any(r.startswith(f"stack storage: {bucket} (AWS::S3::Bucket) would be replaced") for r in refused.refused)
+    assert f"change set {left.change_set.name} is left as it is" in ui.noted
+    assert pending_change_sets(aws) == [left.change_set.id]
+    allowed = deploy_command.execute_reviewed(aws, left.change_set.name, dev, options(dev, allow_replacement={bucket}),
+                                              Recorder())
+    assert allowed.outcome == "deployed"
+    storage = nested(aws)["StorageStack"]
+    name = aws.cloudformation.describe_stack_resource(StackName=storage, LogicalResourceId=bucket)[
+        "StackResourceDetail"]["PhysicalResourceId"]
+    assert name.endswith("-renamed")
+
+
+def test_executing_a_change_set_is_refused_unless_it_can_run_as_reviewed(deployed, aws, templates, dev, project,
+                                                                         catalogue):
+    from codemate_cfn.errors import CodemateError
+
+    def execute(ref, params=dev):
+        return deploy_command.execute_reviewed(aws, ref, params, options(params), Recorder())
+
+    with pytest.raises(CodemateError, match="^change set nosuch not found on stack codemate-dev$"):
+        execute("nosuch")
+    other = run_deploy(aws, templates, params_file(project, catalogue, "prod"), catalogue, execute=False)
+    with pytest.raises(CodemateError, match=r"belongs to stack codemate-prod \(.*\), not to codemate-dev"):
+        execute(other.change_set.id)
+    mutated = copy.deepcopy(templates)
+    mutated["network"]["Description"] = "changed"
+    left = run_deploy(aws, mutated, dev, catalogue, execute=False)
+    prefix = next(p["ParameterValue"] for p in aws.cloudformation.describe_change_set(
+        ChangeSetName=left.change_set.id)["Parameters"] if p["ParameterKey"] == "TemplatesKeyPrefix")
+    bucket = bootstrap.find_bucket(aws)
+    body = aws.s3.get_object(Bucket=bucket, Key=f"{prefix}network.json")["Body"].read()
+    aws.s3.delete_object(Bucket=bucket, Key=f"{prefix}network.json")
+    with pytest.raises(CodemateError, match=rf"cannot work out what change set {left.change_set.name} would change "
+                                            rf"\(s3://{bucket}/{prefix}network.json: NoSuchKey\); refusing"):
+        execute(left.change_set.name)
+    aws.s3.put_object(Bucket=bucket, Key=f"{prefix}network.json", Body=body)
+    assert execute(left.change_set.name).outcome == "deployed"
+    with pytest.raises(CodemateError, match=rf"change set {left.change_set.name} on stack codemate-dev is "
+                                            rf"CREATE_COMPLETE \(execution EXECUTE_COMPLETE\); only a change set"):
+        execute(left.change_set.name)
 
 
 def test_status_tells_whether_the_stack_runs_the_local_build(deployed, aws, templates):
@@ -233,6 +355,9 @@ def test_delete_removes_every_stack_and_keeps_what_the_policies_keep(deployed, a
     for name in buckets:
         aws.s3.head_bucket(Bucket=name)  # DeletionPolicy Retain: still there
     assert all(f"storage/{lid} (AWS::S3::Bucket): kept" in ui.noted for lid in retained)
+    # only what the stacks held: dev has no read replica (its condition is false)
+    assert "data/Database (AWS::RDS::DBInstance): deleted after a final snapshot" in ui.noted
+    assert "DatabaseReadReplica" in json.dumps(templates["data"]) and "DatabaseReadReplica" not in ui.noted
 
 
 def test_delete_asks_and_stops_without_an_answer(deployed, aws):

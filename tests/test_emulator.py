@@ -434,3 +434,68 @@ def test_a_resource_whose_condition_is_false_is_not_listed(aws):
     listed = cfn.describe_stack_resources(StackName="absent")["StackResources"]
     assert len(unpatched) == 2 and [r.get("LogicalResourceId") for r in unpatched].count(None) == 1
     assert [r["LogicalResourceId"] for r in listed] == ["Queue"]
+
+
+def queues_template(*names: str) -> str:
+    return json.dumps({"Resources": {name: {"Type": "AWS::SQS::Queue"} for name in names}})
+
+
+def live_stacks(cfn, name: str) -> list[str]:
+    return [s["StackId"] for s in cfn.list_stacks()["StackSummaries"]
+            if s["StackName"] == name and s["StackStatus"] != "DELETE_COMPLETE"]
+
+
+def test_a_create_change_set_on_a_stack_in_review_joins_that_stack(aws):
+    cfn = aws.cloudformation
+
+    def review(stack, name, kind="CREATE"):
+        return cfn.create_change_set(StackName=stack, ChangeSetName=name, ChangeSetType=kind,
+                                     TemplateBody=queues_template("Queue"))
+
+    with local.unpatched("change sets on a stack in review"):
+        first, second = review("review-unpatched", "a"), review("review-unpatched", "b")
+        assert second["StackId"] != first["StackId"] and len(live_stacks(cfn, "review-unpatched")) == 2
+        with pytest.raises(FAILED):
+            review("review-unpatched", "c", "UPDATE")
+    first, second = review("review", "a"), review("review", "b")
+    assert second["StackId"] == first["StackId"] and live_stacks(cfn, "review") == [first["StackId"]]
+    with pytest.raises(ClientError, match="is in REVIEW_IN_PROGRESS state and can not be updated"):
+        review("review", "c", "UPDATE")
+    cfn.execute_change_set(ChangeSetName=second["Id"])
+    assert cfn.describe_stacks(StackName="review")["Stacks"][0]["StackStatus"] == "CREATE_COMPLETE"
+    with pytest.raises(ClientError, match=r"Stack \[review\] already exists and cannot be created again"):
+        review("review", "d")
+
+
+def test_executing_a_change_set_deletes_the_stacks_other_change_sets(aws):
+    cfn = aws.cloudformation
+
+    def left(stack):
+        return sorted((s["ChangeSetName"], s["ExecutionStatus"]) for s in cfn.list_change_sets(StackName=stack)["Summaries"]
+                      if s["StackName"] == stack)
+
+    for stack in ("others-unpatched", "others"):
+        cfn.create_stack(StackName=stack, TemplateBody=queues_template("Queue"))
+        made = [cfn.create_change_set(StackName=stack, ChangeSetName=name, ChangeSetType="UPDATE",
+                                      TemplateBody=queues_template("Queue", name))["Id"] for name in ("One", "Two")]
+        if stack.endswith("unpatched"):
+            with local.unpatched("other change sets go on execution"):
+                cfn.execute_change_set(ChangeSetName=made[0])
+        else:
+            cfn.execute_change_set(ChangeSetName=made[0])
+    assert left("others-unpatched") == [("One", "EXECUTE_COMPLETE"), ("Two", "AVAILABLE")]
+    assert left("others") == [("One", "EXECUTE_COMPLETE")]
+
+
+def test_get_template_of_a_change_set_gives_its_template(aws):
+    cfn = aws.cloudformation
+    body = queues_template("Queue")
+    for stack in ("template-unpatched", "template"):
+        made = cfn.create_change_set(StackName=stack, ChangeSetName="first", ChangeSetType="CREATE", TemplateBody=body)
+        if stack.endswith("unpatched"):
+            with local.unpatched("template of a change set"):
+                unpatched = cfn.get_template(ChangeSetName=made["Id"], StackName=stack)["TemplateBody"]
+        else:
+            patched = cfn.get_template(ChangeSetName=made["Id"], StackName=stack)["TemplateBody"]
+    assert unpatched != json.loads(body)
+    assert patched == json.loads(body)

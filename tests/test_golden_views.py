@@ -9,7 +9,7 @@ import json
 
 from codemate_cfn.compile.render import to_json
 from codemate_cfn.deploy import status
-from codemate_cfn.deploy.flow import stack_parameters
+from codemate_cfn.deploy.flow import Options, stack_parameters
 from codemate_cfn.deploy.guard import refusals
 from codemate_cfn.deploy.plan import predict
 from codemate_cfn.deploy.plan_view import format_plan
@@ -55,7 +55,8 @@ def status_text(fixture: str, local_root: dict | None = None, follow: bool = Fal
         calls.answer("GetTemplate", name, {"TemplateBody": body})
     deployed = local_root or aws.cloudformation.get_template(StackName=ROOT_ARN)["TemplateBody"]
     ui = Recorder()
-    status.status(aws, "codemate-dev", {"root": deployed}, ui, follow=follow, poll_seconds=0, clock=lambda: 0.0)
+    status.status(aws, "codemate-dev", {"root": deployed}, ui, follow=follow, poll_seconds=0, clock=lambda: 0.0,
+                  options=Options("codemate-dev", params_path="params/dev.json"))
     return ui.shown + ("\n" + ui.noted if ui.noted else "")
 
 
@@ -68,4 +69,5 @@ def test_status_of_recorded_stacks_matches_its_snapshots(request):
         "update-followed-to-the-end": status_text("update_in_progress", follow=True),
         "update-rollback-failed": status_text("update_rollback_failed", nested_root,
                                               **{ROOT_ARN: nested_root, NETWORK_ARN: network}),
+        "waiting-for-review-followed": status_text("review_in_progress", nested_root, follow=True),
     }, GOLDEN / "status", request, suffix=".txt")

@@ -484,6 +484,26 @@ def test_dropping_every_egress_rule_is_called_out():
     assert change.widens_access == ["egress rules removed: AWS then allows all outbound traffic"]
 
 
+
+NO_EGRESS = {"IpProtocol": "icmp", "FromPort": 252, "ToPort": 86, "CidrIp": "255.255.255.255/32",
+             "Description": "No outbound traffic (replaces the default allow-all rule)"}
+
+
+def test_the_no_egress_placeholder_rule_is_never_called_widened_access():
+    old = security_group(rule(5432, "10.0.0.0/16"))
+    old["Properties"]["SecurityGroupEgress"] = [{"IpProtocol": "-1", "CidrIp": "10.0.0.0/16"}]
+    new = security_group(rule(5432, "10.0.0.0/16"))
+    new["Properties"].update(GroupName="db-sg-2", SecurityGroupEgress=[NO_EGRESS])  # replaces the group
+    change = only(plan_one({"Db": old}, {"Db": new}))
+    assert change.replacement == "true" and change.widens_access == []
+    first = only(plan_one({}, {"Db": new}))
+    assert first.widens_access == ["ingress tcp 5432 from 10.0.0.0/16 (new rule)"]
+    standalone = {"Type": "AWS::EC2::SecurityGroupEgress", "Properties": {"GroupId": "sg-1", **NO_EGRESS}}
+    assert only(plan_one({}, {"Out": standalone})).widens_access == []
+    # the same ICMP type and code to a real peer is a rule like any other
+    real = {**standalone, "Properties": {**standalone["Properties"], "CidrIp": "10.0.0.0/16"}}
+    assert only(plan_one({}, {"Out": real})).widens_access == ["egress icmp type 252 code 86 to 10.0.0.0/16 (new rule)"]
+
 def test_a_standalone_ingress_resource_is_a_rule_too():
     ingress = lambda cidr: {"Type": "AWS::EC2::SecurityGroupIngress",
                             "Properties": {"GroupId": "sg-1", "IpProtocol": "-1", "CidrIp": cidr}}

@@ -1,5 +1,6 @@
 """`deploy`: build, upload, plan, guard, confirm, execute and watch a
-change set, then print the outputs."""
+change set, then print the outputs; or, with --execute, execute a change
+set left for review (checked and judged by the guard again)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from codemate_cfn.cli.common import (
     checked_params,
     connected,
     deploy_options,
+    find_project,
     local_option,
     not_emulated,
     outputs_table,
@@ -19,7 +21,7 @@ from codemate_cfn.cli.common import (
 )
 from codemate_cfn.cli.plan import EXIT_HELP
 from codemate_cfn.console import Console
-from codemate_cfn.errors import EXIT_BLOCKED, EXIT_CHANGES, EXIT_OK
+from codemate_cfn.errors import EXIT_BLOCKED, EXIT_CHANGES, EXIT_INTERRUPTED, EXIT_OK, UsageError
 
 
 def register(sub) -> None:
@@ -29,11 +31,18 @@ def register(sub) -> None:
                     "Steps: build (cached), check the parameter file, upload under a content-hash prefix, "
                     "change set on the root (nested change sets included), plan, stateful guard, confirm, "
                     "execute, watch, outputs. " + EXIT_HELP.replace("nothing executed", "not executed: "
-                    "a run without a terminal stops after the plan unless --yes"),
+                    "a run without a terminal stops after the plan unless --yes") + ", 64 a usage error, 130 Ctrl-C "
+                    "(at the question: the change set is deleted; while watching: the stack carries on)",
     )
     stack_options(p)
     p.add_argument("-y", "--yes", action="store_true", help="execute without asking (for CI)")
-    p.add_argument("--no-execute", action="store_true", help="stop after the plan and leave the change set for review")
+    review = p.add_mutually_exclusive_group()
+    review.add_argument("--no-execute", action="store_true",
+                        help="stop after the plan and leave the change set for review (prints how to execute it)")
+    review.add_argument("--execute", metavar="CHANGE_SET",
+                        help="execute this change set left for review (name or ARN) on the stack: checked, its plan "
+                             "worked out again and judged by the stateful guard, then watched and protected; "
+                             "nothing is built or uploaded, and nothing is asked")
     allow_replacement_option(p)
     p.add_argument("--recreate", action="store_true",
                    help="delete a stack left in ROLLBACK_COMPLETE by a failed first create, then create it")
@@ -41,13 +50,13 @@ def register(sub) -> None:
     p.set_defaults(run=run)
 
 
-EXITS = {"blocked": EXIT_BLOCKED, "not confirmed": EXIT_CHANGES}
+EXITS = {"blocked": EXIT_BLOCKED, "not confirmed": EXIT_CHANGES, "interrupted": EXIT_INTERRUPTED}
 
 
 @dataclass
 class Outcome:
     """How a deploy ended: "no changes", "blocked", "left for review",
-    "not confirmed" or "deployed"."""
+    "not confirmed", "interrupted" (Ctrl-C at the question) or "deployed"."""
 
     outcome: str
     proposal: object
@@ -90,15 +99,20 @@ def deploy(aws, templates, params, catalogue, options, ui, yes: bool = False, ex
         flow.discard(aws, proposal)
         ui.note(f"stopped: the stateful guard refused {len(proposal.refused)} change(s); the change set was deleted")
         return Outcome("blocked", proposal)
-    ui.step(f"stateful guard: {len(proposal.allowed)} replacement(s) or deletion(s) allowed by --allow-replacement"
-            if proposal.allowed else "stateful guard: no stateful resource is replaced or deleted")
+    guard_passed(proposal, ui)
     change_set = proposal.change_set
     if not execute:
         ui.note(f"change set {change_set.name} left for review on stack {options.stack_name}; execute it with: "
-                f"aws cloudformation execute-change-set --change-set-name {change_set.id}")
+                f"{options.command('deploy', '--execute', change_set.name)}")
         return Outcome("left for review", proposal)
     where = f" in account {account} ({aws.target.region})" if account else ""
-    if not yes and not ui.confirm(f"Execute this change set on stack {options.stack_name}{where}?"):
+    try:
+        confirmed = yes or ui.confirm(f"Execute this change set on stack {options.stack_name}{where}?")
+    except KeyboardInterrupt:
+        flow.discard(aws, proposal)
+        ui.note("stopped after the plan (interrupted at the question); the change set was deleted")
+        return Outcome("interrupted", proposal)
+    if not confirmed:
         flow.discard(aws, proposal)
         why = "not confirmed" if ui.can_ask() else "no terminal to confirm on; pass --yes to deploy without asking"
         ui.note(f"stopped after the plan ({why}); the change set was deleted")
@@ -107,15 +121,42 @@ def deploy(aws, templates, params, catalogue, options, ui, yes: bool = False, ex
     return Outcome("deployed", proposal, deployed.get("Outputs") or [])
 
 
+def guard_passed(proposal, ui) -> None:
+    ui.step(f"stateful guard: {len(proposal.allowed)} replacement(s) or deletion(s) allowed by --allow-replacement"
+            if proposal.allowed else "stateful guard: no stateful resource is replaced or deleted")
+
+
+def execute_reviewed(aws, ref: str, params, options, ui) -> Outcome:
+    """Execute the change set `ref` left for review, once it is checked and
+    its plan, worked out again, passes the stateful guard."""
+    from codemate_cfn.deploy import flow, plan_view, reviewed
+
+    proposal, templates = reviewed.propose(aws, ref, options, ui)
+    ui.say(plan_view.format_plan(proposal.changes, proposal.refused))
+    if proposal.refused:
+        ui.note(f"stopped: the stateful guard refused {len(proposal.refused)} change(s); change set "
+                f"{proposal.change_set.name} is left as it is")
+        return Outcome("blocked", proposal)
+    guard_passed(proposal, ui)
+    deployed = flow.execute(aws, proposal, templates, params, options, ui)
+    return Outcome("deployed", proposal, deployed.get("Outputs") or [])
+
+
 def run(args) -> int:
     ui = Console()
-    project, templates = built_templates(args, ui)
+    if args.execute and args.recreate:
+        raise UsageError("--recreate cannot go with --execute: a change set left for review is executed as it is")
+    # A change set left for review names its own templates: nothing to build.
+    project, templates = (find_project(args), None) if args.execute else built_templates(args, ui)
     params, catalogue = checked_params(project, args.params_file, ui)
-    options = deploy_options(args, project, recreate=args.recreate)
+    options = deploy_options(args, project, recreate=args.recreate, stack_option=args.stack_name)
     with connected(args, ui) as aws:
         account = who_and_where(aws, options.stack_name, ui)
-        result = deploy(aws, templates, params, catalogue, options, ui, yes=args.yes, execute=not args.no_execute,
-                        account=account)
+        if args.execute:
+            result = execute_reviewed(aws, args.execute, params, options, ui)
+        else:
+            result = deploy(aws, templates, params, catalogue, options, ui, yes=args.yes,
+                            execute=not args.no_execute, account=account)
         placeholders = (not_emulated(aws, result.change_set.stack_id, result.proposal.labels)
                         if result.outcome == "deployed" else [])
     if result.outcome == "deployed":

@@ -1,6 +1,6 @@
 """Change sets on the root stack, nested change sets included: create one,
-wait for it, read what AWS says it changes (root and nested), execute or
-delete it."""
+wait for it (up to a deadline), read what AWS says it changes (root and
+nested), list those waiting on a stack, execute or delete one."""
 
 from __future__ import annotations
 
@@ -10,12 +10,16 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 from codemate_cfn.compile.layout import ROOT, STACK_TYPE
+from codemate_cfn.deploy.events import elapsed
 from codemate_cfn.errors import CodemateError
 
 CAPABILITIES = ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"]
 # How AWS says a change set changes nothing (change set, then UpdateStack wording).
 NO_CHANGES = ("didn't contain changes", "No updates are to be performed")
 PENDING = {"CREATE_PENDING", "CREATE_IN_PROGRESS"}
+WAIT_SECONDS = 600.0  # how long AWS may take to work a change set out
+# Execution statuses of a change set that is no longer waiting to be executed.
+EXECUTED = {"EXECUTE_IN_PROGRESS", "EXECUTE_COMPLETE"}
 
 
 @dataclass
@@ -37,7 +41,12 @@ class ChangeSet:
 
     @property
     def name(self) -> str:
-        return self.id.split(":changeSet/", 1)[-1].split("/", 1)[0]
+        return short_name(self.id)
+
+
+def short_name(change_set_id: str) -> str:
+    """A change set's name, from its ARN (a name stays as it is)."""
+    return change_set_id.split(":changeSet/", 1)[-1].split("/", 1)[0]
 
 
 def new_name(now: datetime | None = None) -> str:
@@ -47,9 +56,11 @@ def new_name(now: datetime | None = None) -> str:
 
 
 def create(cfn, stack_name: str, kind: str, template_url: str, parameters: list[dict], tags: dict[str, str],
-           labels: dict[str, str] | None = None, poll_seconds: float = 2.0, sleep=time.sleep) -> ChangeSet:
-    """Create the change set and wait until AWS has worked it out. `labels`
-    names nested stacks by logical ID ("NetworkStack" -> "network")."""
+           labels: dict[str, str] | None = None, poll_seconds: float = 2.0, sleep=time.sleep,
+           clock=time.monotonic, deadline_seconds: float = WAIT_SECONDS) -> ChangeSet:
+    """Create the change set and wait until AWS has worked it out, for at
+    most `deadline_seconds` (then CodemateError, the change set left as it
+    is). `labels` names nested stacks by logical ID ("NetworkStack" -> "network")."""
     made = cfn.create_change_set(
         StackName=stack_name,
         ChangeSetName=new_name(),
@@ -61,10 +72,16 @@ def create(cfn, stack_name: str, kind: str, template_url: str, parameters: list[
         IncludeNestedStacks=True,
         Description="codemate-cfn deploy",
     )
+    started = clock()
     while True:
         found = cfn.describe_change_set(ChangeSetName=made["Id"])
         if found["Status"] not in PENDING:
             break
+        if clock() - started >= deadline_seconds:
+            raise CodemateError(
+                f"change set {short_name(made['Id'])} on stack {stack_name} "
+                f"is still {found['Status']} after {elapsed(clock() - started)}; look at it in the CloudFormation "
+                f"console, or delete it with: aws cloudformation delete-change-set --change-set-name {made['Id']}")
         sleep(poll_seconds)
     change_set = ChangeSet(made["Id"], made["StackId"], kind, found["Status"], found.get("StatusReason", ""))
     if change_set.status == "CREATE_COMPLETE":
@@ -104,11 +121,25 @@ def execute(cfn, change_set: ChangeSet) -> None:
     cfn.execute_change_set(ChangeSetName=change_set.id)
 
 
+def waiting(cfn, stack_id: str) -> list[dict]:
+    """The change sets of the stack not executed (yet): ListChangeSets
+    summaries, oldest first."""
+    found, token = [], None
+    while True:
+        page = cfn.list_change_sets(StackName=stack_id, **({"NextToken": token} if token else {}))
+        found += [s for s in page.get("Summaries", [])
+                  if s.get("StackId") == stack_id and s.get("ExecutionStatus") not in EXECUTED]
+        token = page.get("NextToken")
+        if not token:
+            return sorted(found, key=lambda s: s["CreationTime"])
+
+
 def discard(cfn, change_set: ChangeSet) -> None:
     """Delete the change set; for a first deploy, also the empty stack
-    CloudFormation made for it (REVIEW_IN_PROGRESS)."""
+    CloudFormation made for it (REVIEW_IN_PROGRESS), unless other change
+    sets wait on it for review."""
     cfn.delete_change_set(ChangeSetName=change_set.id)
     if change_set.kind == "CREATE":
         status = cfn.describe_stacks(StackName=change_set.stack_id)["Stacks"][0]["StackStatus"]
-        if status == "REVIEW_IN_PROGRESS":
+        if status == "REVIEW_IN_PROGRESS" and not waiting(cfn, change_set.stack_id):
             cfn.delete_stack(StackName=change_set.stack_id)

@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from codemate_cfn.compile.layout import ROOT, nested_names
-from codemate_cfn.deploy import bootstrap, changeset, events, guard, plan, upload
+from codemate_cfn.deploy import bootstrap, changeset, events, guard, plan, taken, upload
 from codemate_cfn.deploy.protection import lift_for, protect
 from codemate_cfn.deploy.provenance import TAGS as PROVENANCE
 from codemate_cfn.deploy.provenance import params_hash, provenance
@@ -35,10 +35,17 @@ class Options:
     recreate: bool = False
     commit: str = "unknown"
     poll_seconds: float = 5.0
+    stack_option: str | None = None  # --stack-name as the user gave it (None: the default), for the hints
 
     @property
     def resume_hint(self) -> str:
         return f"python -m codemate_cfn status {self.params_path} --follow"
+
+    def command(self, name: str, *more: str) -> str:
+        """A command line to print as a hint: `python -m codemate_cfn NAME
+        PARAMS_FILE [--stack-name STACK] MORE...`."""
+        stack = ["--stack-name", self.stack_option] if self.stack_option else []
+        return " ".join(["python -m codemate_cfn", name, self.params_path, *stack, *more])
 
 
 @dataclass
@@ -177,13 +184,21 @@ def propose(aws, templates: dict[str, dict], params, catalogue: dict, options: O
     if change_set.no_changes or (not detailed and not predicted and deployed and _unchanged(stack, tags, bucket)):
         proposal.no_changes = True
         return proposal
-    proposal.changes = plan.merge_aws(predicted, change_set.changes) if detailed else predicted
     try:
-        guard.check_allowances(proposal.changes, options.allow_replacement)
+        return judge(proposal, predicted, options.allow_replacement)
     except CodemateError:
         changeset.discard(cfn, change_set)
         raise
-    proposal.refused = guard.refusals(proposal.changes, options.allow_replacement)
+
+
+def judge(proposal: Proposal, predicted: list, allow_replacement: set[str]) -> Proposal:
+    """Give the proposal its changes (the prediction, corrected by what its
+    change set says where it says more) and the stateful guard's verdict.
+    InvalidInput when an --allow-replacement name matches nothing at risk."""
+    found = proposal.change_set.changes
+    proposal.changes = plan.merge_aws(predicted, found) if changeset.has_detail(found) else predicted
+    guard.check_allowances(proposal.changes, allow_replacement)
+    proposal.refused = guard.refusals(proposal.changes, allow_replacement)
     proposal.allowed = guard.refusals(proposal.changes, set()) if not proposal.refused else []
     return proposal
 
@@ -215,7 +230,8 @@ def execute(aws, proposal: Proposal, templates: dict[str, dict], params, options
                          expected=len(proposal.changes), labels=labels, resume_hint=options.resume_hint)
     deployed = cfn.describe_stacks(StackName=change_set.stack_id)["Stacks"][0]
     if final not in events.SUCCEEDED:
-        events.report_failure(aws, change_set.stack_id, final, ui, since=since, labels=labels)
+        for line in taken.notes(events.report_failure(aws, change_set.stack_id, final, ui, since=since, labels=labels)):
+            ui.note(line)
         if final in events.STABLE:
             protect(aws, deployed, templates, params, labels, ui)  # restore what lift_for relaxed
         raise DeployFailed(failure_message(deployed["StackName"], final, options.params_path))

@@ -16,6 +16,10 @@ PEER_KEYS = (
 )
 RULE_TYPES = {"AWS::EC2::SecurityGroupIngress": "ingress", "AWS::EC2::SecurityGroupEgress": "egress"}
 ALL_PORTS = (0, 65535)
+# A rule that matches no traffic (ICMP type 252 code 86 to the broadcast
+# address): it stands in for "no egress" where a group must have a rule, so
+# AWS does not add its allow-all one (the kit's NO_EGRESS). It opens nothing.
+NO_TRAFFIC = ("icmp", (252, 86), "255.255.255.255/32")
 
 
 def notes(resource_type: str, old: dict | None, new: dict | None) -> list[str]:
@@ -96,7 +100,7 @@ def _rule_notes(direction: str, old_rules: list, new_rules: list) -> list[str]:
         if not isinstance(props, dict):
             continue
         rule = _rule(props)
-        if any(_covers(o, rule) for o in old):
+        if rule == NO_TRAFFIC or any(_covers(o, rule) for o in old):
             continue
         was = [o for o in old if o[0] == rule[0] and o[2] == rule[2]]
         hint = f", was {_ports(was[0])}" if was else ""

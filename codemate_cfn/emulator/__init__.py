@@ -46,12 +46,25 @@ does; tests/test_emulator.py shows each gap with the patch taken out.
   ${TemplatesKeyPrefix} was never pointed at its new template.
 - deleted stays deleted: moto creates resources lazily when they are read,
   so describing a deleted root stack created its nested stacks again.
+- change sets on a stack in review: a CREATE change set on the name of a
+  stack in REVIEW_IN_PROGRESS (a first change set not executed) made a
+  second stack of that name; AWS adds the change set to that stack, which
+  keeps its ID. A CREATE change set on any other existing stack is refused
+  (AlreadyExistsException), and an UPDATE change set on a stack in review
+  is refused (moto answered HTTP 500).
+- other change sets go on execution: executing a change set left the
+  stack's other change sets available; AWS deletes them, as they no longer
+  apply to the updated stack.
+- template of a change set: GetTemplate with ChangeSetName gave the
+  stack's template (none, for a stack in review), not the change set's.
 
 Left open, because the success path does not need them: change sets
 carry no Modify/Replacement detail and no nested change sets (deploy's
 offline prediction stands in); nothing fails or rolls back (failures are
 tested with recorded AWS responses); stack policies are stored, not
-enforced; updates of types moto cannot update are not applied.
+enforced; updates of types moto cannot update are not applied;
+ListChangeSets lists the change sets of every stack (callers filter by
+StackId).
 
 moto is imported only when the emulator starts: it is an optional
 dependency (`pip install codemate-cfn[emulator]`).
@@ -582,6 +595,86 @@ def _patch_absent_resources():
     return [(Stack, "stack_resources", property(stack_resources))]
 
 
+def _patch_change_sets_in_review():
+    """A CREATE change set on a stack in REVIEW_IN_PROGRESS joins that stack
+    (AWS keeps one stack, its ID unchanged); moto made a second stack of the
+    same name. A CREATE change set on a stack in any other state is refused
+    as AWS refuses it, and so is an UPDATE change set on a stack in review
+    (moto answered HTTP 500)."""
+    from moto.cloudformation.exceptions import AlreadyExistsException, ValidationError
+    from moto.cloudformation.models import ChangeSet, CloudFormationBackend
+    from moto.cloudformation.responses import CloudFormationResponse
+    from moto.cloudformation.utils import generate_changeset_id, validate_create_change_set
+
+    original_backend = _raw(CloudFormationBackend, "create_change_set")
+    original_response = _raw(CloudFormationResponse, "create_change_set")
+
+    def create_change_set(self, stack_name, change_set_name, template, parameters, description, change_set_type,
+                          notification_arns=None, tags=None, role_arn=None):
+        live = next((s for s in self.stacks.values() if s.name == stack_name), None)
+        if change_set_type != "CREATE" or live is None:
+            return original_backend(self, stack_name, change_set_name, template, parameters, description,
+                                    change_set_type, notification_arns, tags, role_arn)
+        if live.status != "REVIEW_IN_PROGRESS":
+            raise AlreadyExistsException(f"Stack [{stack_name}] already exists and cannot be created again with "
+                                         f"the changeSet [{change_set_name}].")
+        validate_create_change_set(change_set_name)
+        change_set_id = generate_changeset_id(change_set_name, self.region_name, self.account_id)
+        made = ChangeSet(change_set_type="CREATE", change_set_id=change_set_id, change_set_name=change_set_name,
+                         stack=live, template=template, parameters=parameters, description=description,
+                         notification_arns=notification_arns, tags=tags, role_arn=role_arn)
+        made.status, made.execution_status = "CREATE_COMPLETE", "AVAILABLE"
+        self.change_sets[change_set_id] = made
+        return change_set_id, live.stack_id
+
+    def create_change_set_response(self):
+        if self._get_param("ChangeSetType", "CREATE") == "UPDATE":
+            stack = self.cloudformation_backend.get_stack(self._get_param("StackName"))
+            if stack.status == "REVIEW_IN_PROGRESS":
+                raise ValidationError(message=f"Stack:{stack.stack_id} is in REVIEW_IN_PROGRESS state and can not "
+                                              f"be updated.")
+        return original_response(self)
+
+    return [
+        (CloudFormationBackend, "create_change_set", create_change_set),
+        (CloudFormationResponse, "create_change_set", create_change_set_response),
+    ]
+
+
+def _patch_other_change_sets_go():
+    """Executing a change set deletes the stack's other change sets, as AWS
+    does (they no longer apply to the updated stack); moto kept them."""
+    from moto.cloudformation.models import CloudFormationBackend
+
+    original = _raw(CloudFormationBackend, "execute_change_set")
+
+    def execute_change_set(self, change_set_name, stack_name=None):
+        executed = self.describe_change_set(change_set_name)
+        original(self, change_set_name, stack_name)
+        for change_set_id, other in list(self.change_sets.items()):
+            if other is not executed and other.stack_id == executed.stack_id:
+                del self.change_sets[change_set_id]
+
+    return [(CloudFormationBackend, "execute_change_set", execute_change_set)]
+
+
+def _patch_change_set_template():
+    """GetTemplate with ChangeSetName gives the change set's template;
+    moto gave the stack's (none, for a stack in review)."""
+    from moto.cloudformation.responses import CloudFormationResponse
+    from moto.core.responses import ActionResult
+
+    original = _raw(CloudFormationResponse, "get_template")
+
+    def get_template(self):
+        name = self._get_param("ChangeSetName")
+        if not name:
+            return original(self)
+        return ActionResult({"TemplateBody": self.cloudformation_backend.describe_change_set(name).template})
+
+    return [(CloudFormationResponse, "get_template", get_template)]
+
+
 PATCHES = {
     "nested outputs": _patch_nested_outputs,
     "outputs after a change set": _patch_outputs_after_change_set,
@@ -599,6 +692,9 @@ PATCHES = {
     "resource events": _patch_resource_events,
     "Sub references": _patch_sub_references,
     "deleted stays deleted": _patch_deleted_stays_deleted,
+    "change sets on a stack in review": _patch_change_sets_in_review,
+    "other change sets go on execution": _patch_other_change_sets_go,
+    "template of a change set": _patch_change_set_template,
 }
 _installed: dict[str, list[tuple[object, str, object, object]]] = {}  # name -> (owner, attr, original, new)
 
