@@ -34,7 +34,7 @@ def deploy_once(url: str, templates: dict, params, catalogue, stack: str) -> tup
     from codemate_cfn.console import Console
     from codemate_cfn.emulator import DUMMY_KEYS
 
-    aws = Aws(Target(endpoint_url=url, credentials=DUMMY_KEYS))
+    aws = Aws(Target("ap-northeast-2", endpoint_url=url, credentials=DUMMY_KEYS))
     ui = Console(out=io.StringIO(), err=io.StringIO(), interactive=False)
     options = deploy.Options(stack, params_path=str(params.path), poll_seconds=POLL_SECONDS,
                              commit=git_commit(ROOT))

@@ -6,7 +6,11 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-DEFAULT_REGION = "ap-northeast-2"
+# The region whose copy of the resource schemas is read when a caller names
+# none: cfn-lint's own default. Types and their create-only properties are
+# the same in every region that has them; callers that know the stack's
+# region pass it.
+DEFAULT_REGION = "us-east-1"
 
 # Replacement levels, weakest first.
 LEVELS = ("false", "conditional", "true")

@@ -16,11 +16,12 @@ from codemate_cfn.console import Console
 from codemate_cfn.params.paramfile import load
 
 KEYS = ("emulated", "emulated")
+REGION = "ap-northeast-2"  # the region the project's templates are made for
 POLL = 0.02  # seconds between polls: the emulator finishes at once
 
 
 def client_for(url: str, **target) -> Aws:
-    return Aws(Target(endpoint_url=url, credentials=KEYS, **target))
+    return Aws(Target(**{"region": REGION, "endpoint_url": url, "credentials": KEYS, **target}))
 
 
 class Recorder(Console):
@@ -147,6 +148,6 @@ def replay(service: str, fixture: str, target=None):
     import json
     from pathlib import Path
 
-    aws = Aws(target or Target(endpoint_url="http://127.0.0.1:9", credentials=KEYS, max_attempts=1))
+    aws = Aws(target or Target(REGION, endpoint_url="http://127.0.0.1:9", credentials=KEYS, max_attempts=1))
     recording = json.loads((Path(__file__).parent / "fixtures" / "aws" / f"{fixture}.json").read_text())
     return aws, Replay(aws.client(service), recording["calls"])

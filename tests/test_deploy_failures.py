@@ -289,7 +289,7 @@ def test_throttling_is_retried(emulator, no_backoff, mode):
 
 
 def test_throttling_past_the_attempts_is_one_clear_error(emulator, no_backoff):
-    target = Target(endpoint_url=emulator.url, credentials=KEYS, retry_mode="standard", max_attempts=2)
+    target = Target("ap-northeast-2", endpoint_url=emulator.url, credentials=KEYS, retry_mode="standard", max_attempts=2)
     aws = client_for(emulator.url, retry_mode="standard", max_attempts=2)
     sent = throttle(aws, 5)
     with pytest.raises(CodemateError, match=r"^DescribeStacks failed: Throttling: Rate exceeded$"):

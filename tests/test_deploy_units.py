@@ -143,11 +143,11 @@ def test_the_bootstrap_template_is_private_versioned_encrypted_tls_only_and_lint
 
 def test_the_endpoint_comes_from_the_option_else_aws_endpoint_url(monkeypatch):
     monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:4566")
-    assert Target().endpoint == "http://127.0.0.1:4566"
-    assert Target(endpoint_url="http://127.0.0.1:5001").endpoint == "http://127.0.0.1:5001"
+    assert Target("ap-northeast-2").endpoint == "http://127.0.0.1:4566"
+    assert Target("ap-northeast-2", endpoint_url="http://127.0.0.1:5001").endpoint == "http://127.0.0.1:5001"
     monkeypatch.delenv("AWS_ENDPOINT_URL")
-    assert Target().endpoint is None and Target().region == "ap-northeast-2"
-    assert Target().describe() == "AWS (ap-northeast-2)"
+    assert Target("ap-northeast-2").endpoint is None
+    assert Target("ap-northeast-2").describe() == "AWS (ap-northeast-2)"
 
 
 def test_clients_retry_as_asked_and_count_their_calls(fresh_emulator):
@@ -161,10 +161,10 @@ def test_clients_retry_as_asked_and_count_their_calls(fresh_emulator):
 def test_bad_aws_settings_are_one_clear_sentence(monkeypatch, tmp_path):
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "config"))
     with pytest.raises(CodemateError, match=r"^AWS profile 'nosuch' not found in the AWS config files$"):
-        Aws(Target(profile="nosuch"))
+        Aws(Target("ap-northeast-2", profile="nosuch"))
     with pytest.raises(CodemateError, match=r"^retry mode 'legacy' is not one of: adaptive, standard$"):
-        Aws(Target(retry_mode="legacy"))
-    target = Target(endpoint_url="http://127.0.0.1:9")
+        Aws(Target("ap-northeast-2", retry_mode="legacy"))
+    target = Target("ap-northeast-2", endpoint_url="http://127.0.0.1:9")
     with pytest.raises(CodemateError, match=r"^no AWS credentials: set AWS_PROFILE or pass --profile"):
         with translated_errors(target):
             raise NoCredentialsError()

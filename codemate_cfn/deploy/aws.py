@@ -1,5 +1,5 @@
-"""AWS sessions and clients for every command: region (default
-ap-northeast-2), profile, endpoint (--endpoint-url or AWS_ENDPOINT_URL),
+"""AWS sessions and clients for every command: region (resolved as the
+AWS CLI does, see `resolve_region`), profile, endpoint (--endpoint-url or AWS_ENDPOINT_URL),
 botocore's adaptive or standard retries, and a count of API calls.
 
 Nothing waits forever: every request has connect and read timeouts, and no
@@ -16,7 +16,6 @@ from collections import Counter
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-DEFAULT_REGION = "ap-northeast-2"
 RETRY_MODES = ("adaptive", "standard")
 ENDPOINT_ENV = "AWS_ENDPOINT_URL"
 
@@ -25,7 +24,7 @@ ENDPOINT_ENV = "AWS_ENDPOINT_URL"
 class Target:
     """Where AWS calls go."""
 
-    region: str = DEFAULT_REGION
+    region: str  # where the calls go; the command line resolves it (resolve_region)
     profile: str | None = None
     endpoint_url: str | None = None  # None: AWS_ENDPOINT_URL, else AWS itself
     retry_mode: str = "adaptive"
