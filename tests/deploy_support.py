@@ -7,6 +7,8 @@ from __future__ import annotations
 import copy
 import io
 
+from botocore.awsrequest import AWSResponse
+
 from codemate_cfn.cli import deploy as deploy_command
 from codemate_cfn.cli import plan as plan_command
 from codemate_cfn.deploy import flow
@@ -151,3 +153,32 @@ def replay(service: str, fixture: str, target=None):
     aws = Aws(target or Target(REGION, endpoint_url="http://127.0.0.1:9", credentials=KEYS, max_attempts=1))
     recording = json.loads((Path(__file__).parent / "fixtures" / "aws" / f"{fixture}.json").read_text())
     return aws, Replay(aws.client(service), recording["calls"])
+
+
+THROTTLED = (b'<ErrorResponse xmlns="http://cloudformation.amazonaws.com/doc/2010-05-15/"><Error><Type>Sender</Type>'
+             b'<Code>Throttling</Code><Message>Rate exceeded</Message></Error>'
+             b'<RequestId>4f8a2c1e-7b3d-4e9f-a1c2-5d6e7f8a9b0c</RequestId></ErrorResponse>')
+
+
+class Body:
+    def __init__(self, data: bytes):
+        self.data = data
+
+    def stream(self, **_):
+        yield self.data
+
+
+def throttle(aws, times: int) -> list[str]:
+    """Answer the first `times` DescribeStacks requests with AWS's Throttling
+    error before they reach the emulator; returns what was sent, in order."""
+    sent = []
+
+    def before_send(request, **_):
+        if len(sent) < times:
+            sent.append("throttled")
+            return AWSResponse(request.url, 400, {}, Body(THROTTLED))
+        sent.append("sent")
+        return None
+
+    aws.cloudformation.meta.events.register("before-send.cloudformation.DescribeStacks", before_send)
+    return sent

@@ -63,3 +63,10 @@ def catalogue(project):
 @pytest.fixture(scope="session")
 def conventions(project):
     return load_conventions(project.root)
+
+
+@pytest.fixture
+def no_backoff(monkeypatch):
+    """Retries without waiting (the waits are botocore's, not ours)."""
+    monkeypatch.setattr("botocore.retries.standard.ExponentialBackoff.delay_amount", lambda self, context: 0)
+    monkeypatch.setattr("botocore.retries.adaptive.ClientRateLimiter.on_sending_request", lambda self, request, **_: None)

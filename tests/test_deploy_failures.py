@@ -8,7 +8,6 @@ throttling, injected before moto answers, retried by botocore."""
 from __future__ import annotations
 
 import pytest
-from botocore.awsrequest import AWSResponse
 
 from codemate_cfn.cli import deploy as deploy_command
 from codemate_cfn.deploy import changeset
@@ -19,7 +18,7 @@ from codemate_cfn.errors import CodemateError
 from codemate_cfn.deploy import status
 from codemate_cfn.deploy import stack as stack_reads
 from codemate_cfn.deploy import rollback
-from deploy_support import KEYS, Recorder, client_for, params_file, replay
+from deploy_support import KEYS, Recorder, client_for, params_file, replay, throttle
 
 pytest_plugins = ["emulator_fixtures"]
 
@@ -243,42 +242,6 @@ def test_ctrl_c_while_watching_leaves_the_stack_deploying_and_says_how_to_resume
 
 # -- throttling -------------------------------------------------------------------------
 
-THROTTLED = (b'<ErrorResponse xmlns="http://cloudformation.amazonaws.com/doc/2010-05-15/"><Error><Type>Sender</Type>'
-             b'<Code>Throttling</Code><Message>Rate exceeded</Message></Error>'
-             b'<RequestId>4f8a2c1e-7b3d-4e9f-a1c2-5d6e7f8a9b0c</RequestId></ErrorResponse>')
-
-
-class Body:
-    def __init__(self, data: bytes):
-        self.data = data
-
-    def stream(self, **_):
-        yield self.data
-
-
-def throttle(aws, times: int) -> list[str]:
-    """Answer the first `times` DescribeStacks requests with AWS's Throttling
-    error before they reach the emulator; returns what was sent, in order."""
-    sent = []
-
-    def before_send(request, **_):
-        if len(sent) < times:
-            sent.append("throttled")
-            return AWSResponse(request.url, 400, {}, Body(THROTTLED))
-        sent.append("sent")
-        return None
-
-    aws.cloudformation.meta.events.register("before-send.cloudformation.DescribeStacks", before_send)
-    return sent
-
-
-@pytest.fixture
-def no_backoff(monkeypatch):
-    """Retries without waiting (the waits are botocore's, not ours)."""
-    monkeypatch.setattr("botocore.retries.standard.ExponentialBackoff.delay_amount", lambda self, context: 0)
-    monkeypatch.setattr("botocore.retries.adaptive.ClientRateLimiter.on_sending_request", lambda self, request, **_: None)
-
-
 @pytest.mark.parametrize("mode", ["standard", "adaptive"])
 def test_throttling_is_retried(emulator, no_backoff, mode):
     aws = client_for(emulator.url, retry_mode=mode, max_attempts=4)
@@ -292,9 +255,10 @@ def test_throttling_past_the_attempts_is_one_clear_error(emulator, no_backoff):
     target = Target("ap-northeast-2", endpoint_url=emulator.url, credentials=KEYS, retry_mode="standard", max_attempts=2)
     aws = client_for(emulator.url, retry_mode="standard", max_attempts=2)
     sent = throttle(aws, 5)
-    with pytest.raises(CodemateError, match=r"^DescribeStacks failed: Throttling: Rate exceeded$"):
-        with translated_errors(target):
-            aws.cloudformation.describe_stacks(StackName="codemate-dev")
+    with pytest.raises(CodemateError) as failed, translated_errors(target):
+        aws.cloudformation.describe_stacks(StackName="codemate-dev")
+    assert str(failed.value) == (f"{emulator.url} (ap-northeast-2) kept throttling DescribeStacks through every retry: "
+                                 "Throttling: Rate exceeded")
     assert sent == ["throttled", "throttled"]
 
 

@@ -140,6 +140,9 @@ class CallDeadline(Exception):
 
 
 REGION_ENV = ("AWS_REGION", "AWS_DEFAULT_REGION")
+# Error codes AWS answers with when it throttles a caller.
+THROTTLED = {"Throttling", "ThrottlingException", "ThrottledException", "RequestLimitExceeded",
+             "TooManyRequestsException", "SlowDown", "RequestThrottled", "RequestThrottledException"}
 
 
 def resolve_region(given: str | None, profile: str | None, fallback: str) -> tuple[str, str]:
@@ -224,6 +227,9 @@ def translated_errors(target: Target):
         raise CodemateError(f"{target.describe()} answered with something that is not an AWS response") from None
     except ClientError as exc:
         operation = getattr(exc, "operation_name", "an AWS call")
+        if error_code(exc) in THROTTLED:
+            raise CodemateError(f"{target.describe()} kept throttling {operation} through every retry: "
+                                f"{error_code(exc)}: {error_message(exc)}") from None
         raise CodemateError(f"{operation} failed: {error_code(exc)}: {error_message(exc)}") from None
     except BotoCoreError as exc:  # e.g. a profile or config file botocore reads only now
         raise CodemateError(f"{target.describe()}: {exc}") from None
