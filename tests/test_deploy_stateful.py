@@ -173,3 +173,35 @@ def test_protection_left_half_done_is_completed_by_the_next_deploy(fresh_emulato
     assert run_deploy(aws, templates, prod, catalogue, ui).outcome == "no changes"
     assert "stack policy set on storage" in ui.noted and "stack policy set on root" in ui.noted
     assert "FilesBucket" in policy_denies(aws, storage) and "StorageStack" in policy_denies(aws, "codemate-prod")
+
+
+def test_a_protection_that_fails_after_the_deploy_is_one_line_and_the_next_deploy_applies_it(
+        fresh_emulator, aws, templates, project, catalogue):
+    from botocore.awsrequest import AWSResponse
+
+    denied = (b'<ErrorResponse><Error><Type>Sender</Type><Code>AccessDenied</Code>'
+              b'<Message>not allowed to set stack policies</Message></Error></ErrorResponse>')
+
+    class Body:
+        def __init__(self, data):
+            self.data = data
+
+        def stream(self, **_):
+            yield self.data
+
+    def refuse(request, **_):
+        return AWSResponse(request.url, 403, {}, Body(denied))
+
+    prod = params_file(project, catalogue, "prod")
+    aws.cloudformation.meta.events.register("before-send.cloudformation.SetStackPolicy", refuse)
+    with pytest.raises(CodemateError) as failed:
+        run_deploy(aws, templates, prod, catalogue)
+    assert str(failed.value) == (
+        "stack codemate-prod is deployed, but protecting it failed (AccessDenied: not allowed to set stack policies); "
+        "deploy again to apply the protection: python -m codemate_cfn deploy params/prod.json")
+    assert policy_denies(aws, "codemate-prod") == set()
+
+    aws.cloudformation.meta.events.unregister("before-send.cloudformation.SetStackPolicy", refuse)
+    ui = Recorder()
+    assert run_deploy(aws, templates, prod, catalogue, ui).outcome == "no changes"
+    assert "StorageStack" in policy_denies(aws, "codemate-prod") and "stack policy set on root" in ui.noted

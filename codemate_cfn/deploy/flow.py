@@ -235,8 +235,26 @@ def execute(aws, proposal: Proposal, templates: dict[str, dict], params, options
         if final in events.STABLE:
             protect(aws, deployed, templates, params, labels, ui)  # restore what lift_for relaxed
         raise DeployFailed(failure_message(deployed["StackName"], final, options.params_path))
-    protect(aws, deployed, templates, params, labels, ui)
+    protected(aws, deployed, templates, params, labels, ui, options)
     return deployed
+
+
+def protected(aws, deployed: dict, templates, params, labels, ui, options: Options) -> None:
+    """Protect a stack the deploy got to its goal; a failure here is said in
+    one line that tells what state the stack is in: deployed, and protected
+    by the next deploy (the root's policy is set last, so it is found missing)."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from codemate_cfn.deploy.aws import error_code, error_message
+
+    try:
+        protect(aws, deployed, templates, params, labels, ui)
+    except (ClientError, BotoCoreError) as exc:
+        why = f"{error_code(exc)}: {error_message(exc)}" if isinstance(exc, ClientError) else str(exc)
+        raise DeployFailed(
+            f"stack {deployed['StackName']} is deployed, but protecting it failed ({why}); "
+            f"deploy again to apply the protection: python -m codemate_cfn deploy {options.params_path}"
+        ) from None
 
 
 def failure_message(name: str, final: str, params_path: str) -> str:
