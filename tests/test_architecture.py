@@ -6,6 +6,8 @@ line and the tests."""
 from __future__ import annotations
 
 import ast
+
+import pytest
 from pathlib import Path
 
 import codemate_cfn
@@ -55,3 +57,16 @@ def test_leaf_modules_import_nothing_of_the_package():
     for name, imported in modules().items():
         if name in LEAVES:
             assert not imported, f"{name} imports {imported}"
+
+
+@pytest.mark.subprocess
+def test_the_command_line_keeps_aws_out_of_its_start():
+    """A no-op build must start fast: importing the command line loads
+    neither the AWS modules nor boto3 (the commands that call AWS import them)."""
+    import subprocess
+    import sys
+
+    code = ("import sys, codemate_cfn.cli; print(sorted(m for m in sys.modules "
+            "if m.startswith(('boto3', 'botocore', 'codemate_cfn.deploy.aws', 'cfnlint'))))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.stdout.strip() == "[]", done.stdout + done.stderr

@@ -15,18 +15,13 @@ from pathlib import Path
 
 from codemate_cfn.compile.project import Project
 from codemate_cfn.console import Console
-from codemate_cfn.deploy.aws import (
-    ENDPOINT_ENV,
-    RETRY_MODES,
-    Aws,
-    Target,
-    caller_identity,
-    resolve_region,
-    translated_errors,
-)
 from codemate_cfn.errors import BuildError, InvalidInput, quoted
-from codemate_cfn.params.reading import file_label, file_problem
-from codemate_cfn.table import format_table
+
+# What botocore's retry modes are called (codemate_cfn.deploy.aws checks the
+# choice again); the AWS modules are imported only by commands that call AWS,
+# so a no-op build starts fast.
+RETRY_MODES = ("adaptive", "standard")
+ENDPOINT_ENV = "AWS_ENDPOINT_URL"
 
 
 def say(message: str = "") -> None:
@@ -95,6 +90,8 @@ def stack_name(args) -> str:
         return args.stack_name
     name = f"codemate-{args.params_file.stem}"
     if not STACK_NAME.fullmatch(name):
+        from codemate_cfn.params.reading import file_label
+
         raise InvalidInput(f"{file_label(args.params_file)}: the stack name {quoted(name)} made from the file "
                            f"name is not a valid CloudFormation stack name ({STACK_NAME_RULE}); rename the file or "
                            "pass --stack-name")
@@ -105,6 +102,8 @@ def checked_stack(args) -> str:
     """What every stack command does first, before it builds or calls AWS:
     its parameter file exists as a readable regular file, and the stack
     name is valid. Returns the stack name."""
+    from codemate_cfn.params.reading import file_problem
+
     problem = file_problem(args.params_file)
     if problem:
         raise InvalidInput(problem)
@@ -133,6 +132,8 @@ def chosen_region(args) -> str:
     from codemate_cfn.compile.discovery import load_conventions
 
     allowed = load_conventions(find_project(args).root).regions
+    from codemate_cfn.deploy.aws import resolve_region
+
     region, source = resolve_region(args.region, getattr(args, "profile", None), allowed[0])
     if region not in allowed:
         raise InvalidInput(f"region {region} (from {source}): the templates are made for "
@@ -145,6 +146,8 @@ def connected(args, ui: Console):
     """An Aws for the command: the emulator's with --local, else the target's.
     Every value is checked before anything starts, the parameter file of
     a stack command first."""
+    from codemate_cfn.deploy.aws import Aws, Target, translated_errors
+
     if hasattr(args, "params_file"):
         checked_stack(args)
     region = chosen_region(args)
@@ -169,6 +172,8 @@ def connected(args, ui: Console):
 def who_and_where(aws, stack: str, ui: Console) -> str:
     """Say which account, region, stack and endpoint a command is about to
     work on; returns the account."""
+    from codemate_cfn.deploy.aws import caller_identity
+
     identity = caller_identity(aws)
     ui.step(f"account {identity['Account']} ({identity['Arn']}), region {aws.target.region}, stack {stack}, "
             f"endpoint {aws.target.endpoint or 'AWS'}")
@@ -238,4 +243,6 @@ def outputs_table(outputs: list[dict]) -> str:
         return "no outputs"
     rows = [[o["OutputKey"], o["OutputValue"], o.get("Description") or ""]
             for o in sorted(outputs, key=lambda o: o["OutputKey"])]
+    from codemate_cfn.table import format_table
+
     return format_table(["output", "value", "description"], rows)

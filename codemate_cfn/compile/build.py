@@ -17,7 +17,7 @@ from pathlib import Path
 
 import codemate_cfn
 from codemate_cfn.errors import BuildError, InvalidInput
-from codemate_cfn.compile.buildcache import cached_manifest, manifest_text, param_digests, write_cache
+from codemate_cfn.compile.buildcache import cached_manifest, manifest_text, param_digests, tree_files, write_cache
 from codemate_cfn.compile.layout import TEMPLATES_DIR, template_file
 from codemate_cfn.compile.project import Project
 
@@ -123,8 +123,6 @@ def _keys(project: Project, rules_dirs=()) -> tuple[str, str]:
     inputs_key = inputs.hexdigest()
     digest = hashlib.sha256(inputs_key.encode())
     if rules_dirs:
-        from codemate_cfn.compile.lintcache import tree_files
-
         for i, folder in enumerate(map(Path, rules_dirs)):
             _hash_files(digest, [(p, Path(f"rules{i}", p.relative_to(folder))) for p in tree_files(folder)])
     return digest.hexdigest(), inputs_key

@@ -13,6 +13,11 @@ from codemate_cfn.compile.layout import CACHE_FILE, MANIFEST_FILE
 from codemate_cfn.compile.project import Project
 
 
+def tree_files(folder: Path) -> list[Path]:
+    """Every file under `folder` but compiled bytecode, in a stable order."""
+    return sorted(p for p in folder.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
+
+
 def manifest_text(manifest: dict) -> str:
     return json.dumps(manifest, indent=2) + "\n"
 

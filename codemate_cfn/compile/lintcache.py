@@ -31,14 +31,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from codemate_cfn.compile import lint
+from codemate_cfn.compile.buildcache import tree_files
 from codemate_cfn.compile.lint import Finding
 
 CACHE_FILE = "lint-cache.json"
 FORMAT = 1
-
-
-def tree_files(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
 
 
 def linter_key(cfn_lint_version: str, setup: lint.Setup = lint.Setup()) -> str:
