@@ -35,7 +35,7 @@ def must_not_be_called(*args, **kwargs):
 @pytest.mark.parametrize("command", STACK_COMMANDS)
 def test_a_stack_command_on_a_missing_parameter_file_stops_before_building_or_calling_aws(command, run_main,
                                                                                           monkeypatch):
-    monkeypatch.setattr(common, "Aws", must_not_be_called)
+    monkeypatch.setattr("codemate_cfn.deploy.aws.Aws", must_not_be_called)
     monkeypatch.setattr(common, "chosen_region", must_not_be_called)
     monkeypatch.setattr(build_module, "build", must_not_be_called)
 
@@ -196,7 +196,7 @@ def test_a_stack_name_cloudformation_refuses_is_one_line_before_any_aws_call(fil
                                                                              run_main, monkeypatch):
     path = tmp_path / file
     shutil.copy(ROOT / "params" / "dev.json", path)
-    monkeypatch.setattr(common, "Aws", must_not_be_called)
+    monkeypatch.setattr("codemate_cfn.deploy.aws.Aws", must_not_be_called)
 
     for command in ("outputs", "delete"):
         done = run_main(command, path, *option)
