@@ -161,3 +161,13 @@ def test_a_database_whose_name_changes_is_refused_for_that_property_only():
     changes = predict(templates(), changed, prod_values(), prod_values())
     (message,) = [m for m in refusals(changes, set()) if "Database " in m]
     assert "would be replaced (property DBName); a final snapshot is taken" in message
+
+
+def test_the_stack_policy_lets_stateful_resources_update_in_place_and_never_be_replaced_or_deleted():
+    from codemate_cfn.stateful import stack_policy
+
+    allow, deny = stack_policy(["Database", "FilesBucket"])["Statement"]
+    assert (allow["Effect"], allow["Action"], allow["Resource"]) == ("Allow", "Update:*", "*")
+    assert deny["Effect"] == "Deny" and sorted(deny["Action"]) == ["Update:Delete", "Update:Replace"]
+    assert "Update:Modify" not in deny["Action"]  # routine tuning goes through
+    assert deny["Resource"] == ["LogicalResourceId/Database", "LogicalResourceId/FilesBucket"]
