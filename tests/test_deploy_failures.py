@@ -223,6 +223,22 @@ def test_a_change_set_that_aws_never_works_out_fails_at_its_deadline():
         f"--change-set-name {made}")
     assert len(slept) == 120 and calls.made("DeleteChangeSet") == []
 
+
+def test_ctrl_c_while_aws_works_out_the_change_set_deletes_it():
+    aws, calls = replay("cloudformation", "change_sets")
+    made = calls.answers[("CreateChangeSet", "codemate-dev")][0]["response"]["Id"]
+    pending = dict(calls.answers[("DescribeChangeSet", made)][0]["response"])  # CREATE_IN_PROGRESS
+    calls.answer("DescribeChangeSet", made, pending)
+    calls.answer("DeleteChangeSet", made, {})
+
+    def interrupted(_):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        changeset.create(aws.cloudformation, "codemate-dev", "UPDATE", "https://example/root.json", [], {},
+                         poll_seconds=5, sleep=interrupted)
+    assert calls.made("DeleteChangeSet") == [{"ChangeSetName": made}]
+
 # -- Ctrl-C while watching -------------------------------------------------------------
 
 def test_ctrl_c_while_watching_leaves_the_stack_deploying_and_says_how_to_resume():

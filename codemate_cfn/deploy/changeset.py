@@ -73,19 +73,24 @@ def create(cfn, stack_name: str, kind: str, template_url: str, parameters: list[
         Description="codemate-cfn deploy",
     )
     started = clock()
-    while True:
-        found = cfn.describe_change_set(ChangeSetName=made["Id"])
-        if found["Status"] not in PENDING:
-            break
-        if clock() - started >= deadline_seconds:
-            raise CodemateError(
-                f"change set {short_name(made['Id'])} on stack {stack_name} "
-                f"is still {found['Status']} after {elapsed(clock() - started)}; look at it in the CloudFormation "
-                f"console, or delete it with: aws cloudformation delete-change-set --change-set-name {made['Id']}")
-        sleep(poll_seconds)
-    change_set = ChangeSet(made["Id"], made["StackId"], kind, found["Status"], found.get("StatusReason", ""))
-    if change_set.status == "CREATE_COMPLETE":
-        change_set.changes = resource_changes(cfn, made["Id"], labels=labels)
+    try:
+        while True:
+            found = cfn.describe_change_set(ChangeSetName=made["Id"])
+            if found["Status"] not in PENDING:
+                break
+            if clock() - started >= deadline_seconds:
+                raise CodemateError(
+                    f"change set {short_name(made['Id'])} on stack {stack_name} "
+                    f"is still {found['Status']} after {elapsed(clock() - started)}; look at it in the CloudFormation "
+                    f"console, or delete it with: aws cloudformation delete-change-set --change-set-name {made['Id']}")
+            sleep(poll_seconds)
+        change_set = ChangeSet(made["Id"], made["StackId"], kind, found["Status"], found.get("StatusReason", ""))
+        if change_set.status == "CREATE_COMPLETE":
+            change_set.changes = resource_changes(cfn, made["Id"], labels=labels)
+    except KeyboardInterrupt:
+        # Ctrl-C while AWS works the change set out: nobody will review it.
+        discard(cfn, ChangeSet(made["Id"], made["StackId"], kind, "interrupted"))
+        raise
     return change_set
 
 
