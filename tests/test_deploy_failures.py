@@ -83,9 +83,13 @@ def test_recreate_is_refused_while_the_rolled_back_stack_holds_retained_resource
 
 
 def test_a_failed_deploy_says_what_to_do_next():
-    assert "--recreate" in deploy.failure_message("codemate-dev", "ROLLBACK_COMPLETE", "params/dev.json")
-    assert "continue-rollback params/dev.json" in deploy.failure_message("codemate-dev", "UPDATE_ROLLBACK_FAILED", "params/dev.json")
-    assert "runs its previous templates" in deploy.failure_message("codemate-dev", "UPDATE_ROLLBACK_COMPLETE", "params/dev.json")
+    command = options().command
+    assert "--recreate" in deploy.failure_message("codemate-dev", "ROLLBACK_COMPLETE", command)
+    assert "continue-rollback params/dev.json" in deploy.failure_message("codemate-dev", "UPDATE_ROLLBACK_FAILED", command)
+    assert "runs its previous templates" in deploy.failure_message("codemate-dev", "UPDATE_ROLLBACK_COMPLETE", command)
+    named = options(stack_option="codemate-dev-blue").command
+    assert ("(python -m codemate_cfn deploy params/dev.json --stack-name codemate-dev-blue --recreate)"
+            in deploy.failure_message("codemate-dev-blue", "ROLLBACK_COMPLETE", named))
 
 
 

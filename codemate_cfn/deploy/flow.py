@@ -24,7 +24,6 @@ from codemate_cfn.deploy.stack import as_dict, deployed_templates, find_stack, r
 from codemate_cfn.errors import CodemateError
 from codemate_cfn.params.parameter import TEMPLATES_BUCKET, TEMPLATES_PREFIX
 
-BUSY_HINT = "watch it with: python -m codemate_cfn status {params} --follow"
 
 
 @dataclass
@@ -39,7 +38,7 @@ class Options:
 
     @property
     def resume_hint(self) -> str:
-        return f"python -m codemate_cfn status {self.params_path} --follow"
+        return self.command("status", "--follow")
 
     def command(self, name: str, *more: str) -> str:
         """A command line to print as a hint: `python -m codemate_cfn NAME
@@ -111,12 +110,12 @@ def change_set_kind(aws, stack: dict | None, options: Options, ui, labels: dict[
             raise CodemateError(f"stack {name} could not be deleted: it is {final}")
         return "CREATE"
     if status == "UPDATE_ROLLBACK_FAILED":
-        raise CodemateError(rollback_failed_message(cfn, stack, options.params_path))
+        raise CodemateError(rollback_failed_message(cfn, stack, options.command))
     if status.endswith("_IN_PROGRESS"):
-        raise CodemateError(f"stack {name} is busy ({status}); {BUSY_HINT.format(params=options.params_path)}")
+        raise CodemateError(f"stack {name} is busy ({status}); watch it with: {options.resume_hint}")
     if status not in events.STABLE:
         raise CodemateError(f"stack {name} is {status} and cannot be updated; look at it with "
-                            f"`python -m codemate_cfn status {options.params_path}`, fix it or delete it")
+                            f"`{options.command('status')}`, fix it or delete it")
     return "UPDATE"
 
 
@@ -234,7 +233,7 @@ def execute(aws, proposal: Proposal, templates: dict[str, dict], params, options
             ui.note(line)
         if final in events.STABLE:
             protect(aws, deployed, templates, params, labels, ui)  # restore what lift_for relaxed
-        raise DeployFailed(failure_message(deployed["StackName"], final, options.params_path))
+        raise DeployFailed(failure_message(deployed["StackName"], final, options.command))
     protected(aws, deployed, templates, params, labels, ui, options)
     return deployed
 
@@ -253,17 +252,18 @@ def protected(aws, deployed: dict, templates, params, labels, ui, options: Optio
         why = f"{error_code(exc)}: {error_message(exc)}" if isinstance(exc, ClientError) else str(exc)
         raise DeployFailed(
             f"stack {deployed['StackName']} is deployed, but protecting it failed ({why}); "
-            f"deploy again to apply the protection: python -m codemate_cfn deploy {options.params_path}"
+            f"deploy again to apply the protection: {options.command('deploy')}"
         ) from None
 
 
-def failure_message(name: str, final: str, params_path: str) -> str:
+def failure_message(name: str, final: str, command) -> str:
+    """What a failed deploy says; `command(name, *more)` spells a hint (Options.command)."""
     message = f"deploy of stack {name} failed: it is {final}"
     if final == "ROLLBACK_COMPLETE":
         message += (f". The first create failed; fix the cause above, then deploy again with --recreate "
-                    f"(python -m codemate_cfn deploy {params_path} --recreate)")
+                    f"({command('deploy', '--recreate')})")
     elif final == "UPDATE_ROLLBACK_FAILED":
-        message += f". Run `python -m codemate_cfn continue-rollback {params_path}` (with --skip for what cannot roll back)"
+        message += f". Run `{command('continue-rollback')}` (with --skip for what cannot roll back)"
     elif final == "UPDATE_ROLLBACK_COMPLETE":
         message += ": the update was rolled back and the stack runs its previous templates"
     return message

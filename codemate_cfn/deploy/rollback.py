@@ -20,14 +20,16 @@ def rollback_blockers(cfn, stack_id: str) -> list[tuple[str, str]]:
     return found
 
 
-def rollback_failed_message(cfn, stack: dict, params_path: str) -> str:
+def rollback_failed_message(cfn, stack: dict, command) -> str:
+    """Why the stack cannot roll back and what to run; `command(name, *more)`
+    spells the hints (Options.command)."""
     blockers = rollback_blockers(cfn, stack["StackId"])
     listed = "; ".join(f"{name}: {reason}" for name, reason in blockers) or "no failed resource found"
     skip = " ".join(f"--skip {name}" for name, _ in blockers)
     return (
         f"stack {stack['StackName']} is UPDATE_ROLLBACK_FAILED: CloudFormation could not roll back ({listed}). "
-        f"Fix the cause and run `python -m codemate_cfn continue-rollback {params_path}`, "
-        f"or skip what cannot roll back: `python -m codemate_cfn continue-rollback {params_path} {skip}`".rstrip()
+        f"Fix the cause and run `{command('continue-rollback')}`, "
+        f"or skip what cannot roll back: `{command('continue-rollback', *skip.split())}`".rstrip()
     )
 
 
