@@ -25,7 +25,6 @@ from codemate_cfn.errors import CodemateError
 from codemate_cfn.params.parameter import TEMPLATES_BUCKET, TEMPLATES_PREFIX
 
 
-
 @dataclass
 class Options:
     stack_name: str
