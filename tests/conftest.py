@@ -13,6 +13,7 @@ by the fixtures it asks for; one that starts a process must be marked
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -26,6 +27,10 @@ from codemate_cfn.compile.discovery import load_layers
 from layer_values import ENVIRONMENTS, Environment
 from run_cli import ROOT, copy_project, in_process
 
+
+# No build in the tests (nor in the processes they start) leaves a kept
+# cfn-lint process behind: tests/test_lintd.py turns it on where it is tested.
+os.environ["CODEMATE_CFN_LINT_DAEMON"] = "0"
 
 # Fixtures of emulator_fixtures.py that start or use the local AWS emulator.
 EMULATOR_FIXTURES = {"server", "emulator", "fresh_emulator", "aws", "deployed", "run"}

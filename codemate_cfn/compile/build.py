@@ -260,23 +260,26 @@ class _Linting:
 
         self.project, self.inputs_key = project, inputs_key
         self.setup = lint_setup(project, rules_dirs)
-        self.cache = LintCache.read(project.build_dir, linter_key(_tool_versions()["cfn-lint"], self.setup))
-        self.worker = lint.start_worker(self.setup) if self.cache.rendered_from != inputs_key else None
+        key = linter_key(_tool_versions()["cfn-lint"], self.setup)
+        self.cache = LintCache.read(project.build_dir, key)
+        self.kept = _kept_linter(key)  # a cfn-lint process kept between builds (compile/lintd.py)
+        likely = self.cache.rendered_from != inputs_key
+        self.kept_alive = likely and self.kept is not None and _answers(self.kept)
+        self.worker = lint.start_worker(self.setup) if likely and not self.kept_alive else None
 
     def findings(self, written: list[tuple[Path, TemplateInfo]], progress: Callable[[str], None]) -> list:
         """Every template's findings: cfn-lint runs only on those whose
         bytes it has not linted (per the cache), the others' are the cache's."""
-        from codemate_cfn.compile import lint
-
         cache = self.cache
         todo = [(p, t) for p, t in written if cache.findings(p.name, t.sha256) is None]
         version = f"cfn-lint {installed_version('cfn-lint')} ({self.setup.describe()})"
         if todo:
             which = f"{len(todo)} templates" if len(todo) == len(written) else \
                 f"{len(todo)} of {len(written)} templates ({', '.join(t.name for _, t in todo)})"
-            progress(f"linting {which} with {version}")
+            kept = ", kept process" if self.kept_alive else ""
+            progress(f"linting {which} with {version}{kept}")
             costs = cache.costs({p.name: t.bytes for p, t in todo})
-            linted = lint.lint_templates([p for p, _ in todo], self.worker, self.setup, costs)
+            linted = self._lint([p for p, _ in todo], costs)
             for p, t in todo:
                 cache.record(p.name, t.sha256, t.bytes, linted.seconds.get(p.name, 0.0),
                              [f for f in linted.findings if f.template == p.name])
@@ -286,7 +289,43 @@ class _Linting:
         found = [f for p, t in written for f in cache.findings(p.name, t.sha256)]
         return sorted(found, key=lambda f: (f.template, f.line, f.rule))
 
+    def _lint(self, paths: list[Path], costs: dict[str, float]):
+        """Lint in the kept process when one answers, else here (and start
+        one for the next build)."""
+        from codemate_cfn.compile import lint, lintd
+
+        if self.kept is not None:
+            count = 2 if sum(p.stat().st_size for p in paths) >= lint.SPLIT_BYTES else 1
+            results = lintd.ask(self.kept, lint.balanced_batches(paths, count, costs))
+            if results is not None:
+                self.close()
+                return lint._collect(results)
+        linted = lint.lint_templates(paths, self.worker, self.setup, costs)
+        if self.kept is not None:
+            lintd.start(self.kept, self.setup)
+        return linted
+
     def close(self) -> None:
         if self.worker is not None:
             self.worker.close()
+            self.worker = None
+
+
+def _kept_linter(key: str) -> Path | None:
+    """Where the kept cfn-lint process for this linter listens, or None when
+    it is turned off or cannot be had here."""
+    from codemate_cfn.compile import lintd
+
+    if not lintd.enabled():
+        return None
+    try:
+        return lintd.address(key)
+    except OSError:
+        return None
+
+
+def _answers(path: Path) -> bool:
+    from codemate_cfn.compile import lintd
+
+    return lintd.ask(path, []) is not None
 
