@@ -189,3 +189,18 @@ def test_another_linter_voids_the_findings_but_keeps_the_costs(tmp_path):
     assert (same.findings("a.json", "sha-a"), same.rendered_from) == ([finding], "inputs")
     assert other.findings("a.json", "sha-a") is None
     assert other.costs({"a.json": 200}) == {"a.json": 2.0}
+
+
+def test_the_linter_key_covers_the_modules_the_rules_import():
+    """A rule imports codemate_cfn.tagging, .stateful, ...: a change anywhere
+    in the package voids cached findings (and the kept cfn-lint process)."""
+    from codemate_cfn.compile.lintcache import linter_key
+
+    before = linter_key("1.58.0", Setup())
+    probe = Path(lint.__file__).resolve().parent.parent / "zz_linter_key_probe.py"
+    probe.write_text("VALUE = 1\n")
+    try:
+        assert linter_key("1.58.0", Setup()) != before
+    finally:
+        probe.unlink()
+    assert linter_key("1.58.0", Setup()) == before

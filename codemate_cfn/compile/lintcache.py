@@ -39,12 +39,16 @@ FORMAT = 1
 
 
 def linter_key(cfn_lint_version: str, setup: lint.Setup = lint.Setup()) -> str:
-    """What a template's findings depend on besides its own bytes."""
+    """What a template's findings depend on besides its own bytes: cfn-lint,
+    the settings, the rules directories, and the whole compiler package
+    (the project's rules import its modules; following imports would miss
+    some, and a stale finding is worse than linting again)."""
     rules_dirs = setup.rules_dirs
     digest = hashlib.sha256(json.dumps([FORMAT, cfn_lint_version, list(setup.regions), setup.configure],
                                        sort_keys=True).encode())
-    for path in (Path(lint.__file__), Path(__file__)):
-        digest.update(path.read_bytes())
+    package = Path(lint.__file__).resolve().parent.parent
+    for path in sorted(package.rglob("*.py")):
+        digest.update(path.relative_to(package).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
     for folder in map(Path, rules_dirs):
         digest.update(b"\0rules\0")
         for path in tree_files(folder):
