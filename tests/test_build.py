@@ -327,3 +327,11 @@ def test_a_build_directory_written_before_builds_were_switched_is_taken_over(bui
     assert sorted(p.name for p in old.build_dir.iterdir() if p.name.startswith(".")) == [
         os.readlink(old.build_dir / "current")]
     assert build(old).cached is True
+
+
+def test_a_tool_the_build_needs_but_that_is_not_installed_is_one_line():
+    from codemate_cfn.compile.build import installed_version
+
+    with pytest.raises(BuildError, match=r"^no-such-tool is not installed for .*: install the project first "
+                                         r"\(python -m pip install -e \.\)$"):
+        installed_version("no-such-tool")

@@ -63,7 +63,11 @@ def installed_version(dist: str) -> str:
                 return name[len(prefix):-len(".dist-info")]
     from importlib import metadata
 
-    return metadata.version(dist)
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        raise BuildError(f"{dist} is not installed for {sys.executable}: install the project first "
+                         f"(python -m pip install -e .)") from None
 
 
 def _tool_versions() -> dict[str, str]:
