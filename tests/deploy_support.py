@@ -15,9 +15,10 @@ from codemate_cfn.deploy import flow
 from codemate_cfn.deploy.aws import Aws, Target
 from codemate_cfn.compile.discovery import load_conventions
 from codemate_cfn.console import Console
+from codemate_cfn.emulator import DUMMY_KEYS
 from codemate_cfn.params.paramfile import load
 
-KEYS = ("emulated", "emulated")
+KEYS = DUMMY_KEYS  # moto takes any keys; these are the emulator's
 REGION = "ap-northeast-2"  # the region the project's templates are made for
 POLL = 0.02  # seconds between polls: the emulator finishes at once
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from codemate_cfn.cli.common import find_project, progress, say
 from codemate_cfn.compile.layout import TEMPLATES_DIR
 from codemate_cfn.errors import EXIT_ERROR, EXIT_OK
@@ -26,11 +24,6 @@ def template_table(result) -> str:
     )
 
 
-def shown_path(project, path: Path) -> Path:
-    """`path` relative to the project when inside it."""
-    return path.relative_to(project.root) if path.is_relative_to(project.root) else path
-
-
 def run(args) -> int:
     from codemate_cfn.compile.build import build
     from codemate_cfn.compile.output import FAILED_DIR
@@ -38,7 +31,7 @@ def run(args) -> int:
     project = find_project(args)
     result = build(project, force=args.force, progress=progress)
     say(template_table(result))
-    where = shown_path(project, project.templates_dir)
+    where = project.shown(project.templates_dir)
     if result.cached:
         say(f"\nup to date: nothing changed since the last build ({where}/, {result.seconds:.2f} s)")
         return EXIT_OK
@@ -52,7 +45,7 @@ def run(args) -> int:
         say(f"\ncfn-lint found {len(bad)} problem(s):")
         for finding in bad:
             say(f"  {finding.describe()}")
-        failed = shown_path(project, project.build_dir / FAILED_DIR / TEMPLATES_DIR)
+        failed = project.shown(project.build_dir / FAILED_DIR / TEMPLATES_DIR)
         kept = f"{where}/ keeps the last good build" if project.templates_dir.is_dir() else "no good build yet"
         say(f"build failed: {sum(f.level == 'error' for f in bad)} error(s), "
             f"{sum(f.level == 'warning' for f in bad)} warning(s); the failing templates are in {failed}/, {kept}")

@@ -5,8 +5,6 @@ building and reading the parameter file before a deploy."""
 from __future__ import annotations
 
 import argparse
-import hashlib
-import json
 import os
 import re
 import sys
@@ -205,12 +203,14 @@ def built_templates(args, ui: Console) -> tuple[Project, dict[str, dict]]:
         raise BuildError(f"build: cfn-lint found {len(failing(result.findings))} problem(s); "
                          f"`python -m codemate_cfn build` lists them")
     ui.step(f"build: {'up to date (cached)' if result.cached else 'built'}, {len(result.templates)} templates")
+    from codemate_cfn.compile.output import Changed, read_template
+
     templates = {}
     for t in result.templates:
-        data = (project.build_dir / t.file).read_bytes()
-        if hashlib.sha256(data).hexdigest() != t.sha256:
-            raise BuildError(f"{project.build_dir / t.file}: changed since it was built; build again")
-        templates[t.name] = json.loads(data)
+        try:
+            templates[t.name] = read_template(project.build_dir / t.file, t.sha256)
+        except Changed:
+            raise BuildError(f"{project.build_dir / t.file}: changed since it was built; build again") from None
     return project, templates
 
 

@@ -5,9 +5,7 @@ for scripts."""
 
 from __future__ import annotations
 
-import hashlib
 import json
-from pathlib import Path
 
 from codemate_cfn.cli.common import connected, find_project, stack_name, stack_options
 from codemate_cfn.compile.layout import MANIFEST_FILE
@@ -30,16 +28,14 @@ def register(sub) -> None:
     p.set_defaults(run=run)
 
 
-def _shown(path: Path, root: Path) -> str:
-    return str(path.relative_to(root)) if path.is_relative_to(root) else str(path)
-
-
 def last_build(project) -> tuple[dict[str, dict] | None, str]:
     """The templates of the last local build, read from build/ (never
     built): those build/manifest.json lists, each with the sha256 the
     manifest gives it. Else None, and why there is nothing to compare with."""
+    from codemate_cfn.compile.output import Changed, read_template
+
     manifest_path = project.build_dir / MANIFEST_FILE
-    shown = _shown(manifest_path, project.root)
+    shown = project.shown(manifest_path)
     try:
         entries = json.loads(manifest_path.read_text())["templates"]
         files = {entry["name"]: (project.build_dir / entry["file"], entry["sha256"]) for entry in entries}
@@ -50,12 +46,11 @@ def last_build(project) -> tuple[dict[str, dict] | None, str]:
     templates = {}
     for name, (path, sha256) in files.items():
         try:
-            data = path.read_bytes()
+            templates[name] = read_template(path, sha256)
         except FileNotFoundError:
-            return None, f"{_shown(path, project.root)}, listed in {shown}, is missing"
-        if hashlib.sha256(data).hexdigest() != sha256:
-            return None, f"{_shown(path, project.root)} changed since the build that wrote {shown}"
-        templates[name] = json.loads(data)
+            return None, f"{project.shown(path)}, listed in {shown}, is missing"
+        except Changed:
+            return None, f"{project.shown(path)} changed since the build that wrote {shown}"
     return templates, ""
 
 

@@ -33,6 +33,22 @@ FAILED_DIR = "failed"
 STAGING_PREFIX = ".build-"
 
 
+class Changed(ValueError):
+    """A built template whose bytes are not what its manifest says."""
+
+
+def read_template(path: Path, sha256: str) -> dict:
+    """A built template read back exactly as its manifest lists it (its
+    sha256): FileNotFoundError when it is gone, Changed when it differs."""
+    import hashlib
+    import json
+
+    data = path.read_bytes()
+    if hashlib.sha256(data).hexdigest() != sha256:
+        raise Changed(str(path))
+    return json.loads(data)
+
+
 def write_file(path: Path, data: bytes) -> None:
     """Every file of a build is written here (tests make it fail)."""
     path.write_bytes(data)

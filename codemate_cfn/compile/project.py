@@ -23,6 +23,10 @@ class Project:
                 return cls(candidate)
         raise CodemateError(f"no codemate-cfn project (templates_src/catalogue.py) in {here} or above")
 
+    def shown(self, path: Path) -> Path:
+        """`path` as messages show it: relative to the project when inside it."""
+        return path.relative_to(self.root) if path.is_relative_to(self.root) else path
+
     @property
     def sources(self) -> Path:
         return self.root / "templates_src"
