@@ -21,7 +21,8 @@ import codemate_cfn
 from codemate_cfn import cli
 from codemate_cfn.compile import lint
 from codemate_cfn.compile import render
-from codemate_cfn.compile.build import build, compiler_files, fingerprint
+from codemate_cfn.compile.build import build, fingerprint
+from codemate_cfn.compile.buildcache import compiler_files
 from codemate_cfn.errors import BuildError
 from codemate_cfn.compile.lint import Finding, Linted
 from codemate_cfn.compile.lintcache import CACHE_FILE as LINT_CACHE

@@ -17,7 +17,15 @@ from pathlib import Path
 
 import codemate_cfn
 from codemate_cfn.errors import BuildError, InvalidInput
-from codemate_cfn.compile.buildcache import cached_manifest, manifest_text, param_digests, tree_files, write_cache
+from codemate_cfn.compile.buildcache import (
+    cached_manifest,
+    compiler_digest,
+    hash_files,
+    manifest_text,
+    param_digests,
+    tree_files,
+    write_cache,
+)
 from codemate_cfn.compile.layout import TEMPLATES_DIR, template_file
 from codemate_cfn.compile.project import Project
 
@@ -77,14 +85,6 @@ def _tool_versions() -> dict[str, str]:
     return versions
 
 
-def compiler_files() -> list[Path]:
-    """Every module of the codemate_cfn package. All of it, not only what a
-    build imports: following imports misses relative and dynamic ones, and a
-    stale build is worse than a rebuild after editing deploy code."""
-    package = Path(codemate_cfn.__file__).parent
-    return sorted(package.rglob("*.py"))
-
-
 # The project's policies (compile/rules/), run by cfn-lint with its own rules.
 RULES_DIRS: tuple[Path, ...] = (Path(codemate_cfn.__file__).parent / "compile" / "rules",)
 
@@ -101,34 +101,22 @@ def lint_setup(project: Project, rules_dirs: tuple[Path, ...]):
                  configure=rule_config(conventions) if rules_dirs else {})
 
 
-def _hash_files(digest, files: list[tuple[Path, Path]]) -> None:
-    for path, name in files:
-        digest.update(str(name).encode())
-        digest.update(b"\0")
-        digest.update(path.read_bytes())
-        digest.update(b"\0")
-
-
-def _keys(project: Project, rules_dirs=()) -> tuple[str, str]:
+def _keys(project: Project, rules_dirs=(), code: str | None = None) -> tuple[str, str]:
     """(build key, template-inputs key). The build key covers everything a
     build's output and verdict depend on but the parameter files (recorded
     one by one beside it: param_digests); the template-inputs key only what
     the rendered templates do (sources, compiler, tool versions: not the
-    lint rules)."""
+    lint rules). `code`: compiler_digest(), when the caller has it."""
     sources = sorted(project.sources.rglob("*.py"))
-    compiler = Path(codemate_cfn.__file__).parent.parent
-    # Named relative to their tree, so a copy of the project has the same key.
     inputs = hashlib.sha256()
-    _hash_files(inputs, [
-        *((p, p.relative_to(project.root)) for p in sources),
-        *((p, p.relative_to(compiler)) for p in compiler_files()),
-    ])
+    hash_files(inputs, ((p, p.relative_to(project.root)) for p in sources))
+    inputs.update((code or compiler_digest()).encode())
     inputs.update(json.dumps(_tool_versions(), sort_keys=True).encode())
     inputs_key = inputs.hexdigest()
     digest = hashlib.sha256(inputs_key.encode())
     if rules_dirs:
         for i, folder in enumerate(map(Path, rules_dirs)):
-            _hash_files(digest, [(p, Path(f"rules{i}", p.relative_to(folder))) for p in tree_files(folder)])
+            hash_files(digest, ((p, Path(f"rules{i}", p.relative_to(folder))) for p in tree_files(folder)))
     return digest.hexdigest(), inputs_key
 
 
@@ -171,7 +159,8 @@ def build(
     started = time.perf_counter()
     rules_dirs = RULES_DIRS if rules_dirs is None else tuple(rules_dirs)
     paths = project.param_files() if param_files is None else [Path(p) for p in param_files]
-    key, inputs_key = _keys(project, rules_dirs)
+    code = compiler_digest()
+    key, inputs_key = _keys(project, rules_dirs, code)
     digests = param_digests(project, paths)
     if not force:
         hit = _cached(project, key, digests)
@@ -179,7 +168,7 @@ def build(
             hit.seconds = time.perf_counter() - started
             return hit
 
-    linting = _Linting(project, inputs_key, rules_dirs)
+    linting = _Linting(project, inputs_key, rules_dirs, code)
     try:
         result = _build(project, paths, param_files is None, linting, progress)
     finally:
@@ -258,13 +247,13 @@ class _Linting:
     the templates are bound to come out as last time (only parameter files
     changed, or --force); then it starts only if something needs linting."""
 
-    def __init__(self, project: Project, inputs_key: str, rules_dirs: tuple[Path, ...]):
+    def __init__(self, project: Project, inputs_key: str, rules_dirs: tuple[Path, ...], code: str):
         from codemate_cfn.compile import lint
         from codemate_cfn.compile.lintcache import LintCache, linter_key
 
         self.project, self.inputs_key = project, inputs_key
         self.setup = lint_setup(project, rules_dirs)
-        key = linter_key(_tool_versions()["cfn-lint"], self.setup)
+        key = linter_key(_tool_versions()["cfn-lint"], self.setup, code)
         self.cache = LintCache.read(project.build_dir, key)
         self.kept = _kept_linter(key)  # a cfn-lint process kept between builds (compile/lintd.py)
         likely = self.cache.rendered_from != inputs_key

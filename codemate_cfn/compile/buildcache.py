@@ -9,6 +9,7 @@ import json
 import os
 from pathlib import Path
 
+import codemate_cfn
 from codemate_cfn.compile.layout import CACHE_FILE, MANIFEST_FILE
 from codemate_cfn.compile.project import Project
 
@@ -16,6 +17,30 @@ from codemate_cfn.compile.project import Project
 def tree_files(folder: Path) -> list[Path]:
     """Every file under `folder` but compiled bytecode, in a stable order."""
     return sorted(p for p in folder.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
+
+
+def hash_files(digest, files) -> None:
+    """Each (path, name) pair's name and bytes into `digest`: the name
+    relative to its tree, so a copy of the tree hashes the same."""
+    for path, name in files:
+        digest.update(str(name).encode() + b"\0" + path.read_bytes() + b"\0")
+
+
+def compiler_files() -> list[Path]:
+    """Every module of the codemate_cfn package. All of it, not only what a
+    build imports: following imports misses relative and dynamic ones, and a
+    stale build is worse than a rebuild after editing deploy code."""
+    package = Path(codemate_cfn.__file__).parent
+    return sorted(package.rglob("*.py"))
+
+
+def compiler_digest() -> str:
+    """sha256 of the whole compiler package: what both the build key and the
+    linter key depend on (a build computes it once and hands it to both)."""
+    package = Path(codemate_cfn.__file__).parent
+    digest = hashlib.sha256()
+    hash_files(digest, ((p, p.relative_to(package).as_posix()) for p in compiler_files()))
+    return digest.hexdigest()
 
 
 def manifest_text(manifest: dict) -> str:

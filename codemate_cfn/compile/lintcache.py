@@ -31,28 +31,25 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from codemate_cfn.compile import lint
-from codemate_cfn.compile.buildcache import tree_files
+from codemate_cfn.compile.buildcache import compiler_digest, hash_files, tree_files
 from codemate_cfn.compile.lint import Finding
 
 CACHE_FILE = "lint-cache.json"
 FORMAT = 1
 
 
-def linter_key(cfn_lint_version: str, setup: lint.Setup = lint.Setup()) -> str:
+def linter_key(cfn_lint_version: str, setup: lint.Setup = lint.Setup(), code: str | None = None) -> str:
     """What a template's findings depend on besides its own bytes: cfn-lint,
     the settings, the rules directories, and the whole compiler package
     (the project's rules import its modules; following imports would miss
-    some, and a stale finding is worse than linting again)."""
-    rules_dirs = setup.rules_dirs
+    some, and a stale finding is worse than linting again). `code`:
+    compiler_digest(), when the caller has it."""
     digest = hashlib.sha256(json.dumps([FORMAT, cfn_lint_version, list(setup.regions), setup.configure],
                                        sort_keys=True).encode())
-    package = Path(lint.__file__).resolve().parent.parent
-    for path in sorted(package.rglob("*.py")):
-        digest.update(path.relative_to(package).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
-    for folder in map(Path, rules_dirs):
+    digest.update((code or compiler_digest()).encode())
+    for folder in map(Path, setup.rules_dirs):
         digest.update(b"\0rules\0")
-        for path in tree_files(folder):
-            digest.update(path.relative_to(folder).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+        hash_files(digest, ((p, p.relative_to(folder).as_posix()) for p in tree_files(folder)))
     return digest.hexdigest()
 
 
