@@ -62,7 +62,23 @@ class Proposal:
     @property
     def deployed(self) -> bool:
         """Whether the stack exists with resources (not a first deploy)."""
-        return self.stack is not None and self.stack["StackStatus"] != "REVIEW_IN_PROGRESS"
+        return runs_templates(self.stack)
+
+
+def runs_templates(stack: dict | None) -> bool:
+    """Whether the stack exists with resources: not before its first deploy,
+    not while its first change set waits for review."""
+    return stack is not None and stack["StackStatus"] != "REVIEW_IN_PROGRESS"
+
+
+def predict_over(aws, stack: dict | None, templates: dict[str, dict], values: dict[str, str]) -> list:
+    """The offline plan of deploying `templates` with root parameter
+    `values` over what `stack` runs now (over nothing before it runs any)."""
+    if not runs_templates(stack):
+        return plan.predict(None, templates, None, values, region=aws.target.region)
+    return plan.predict(deployed_templates(aws.cloudformation, stack), templates,
+                        as_dict(stack.get("Parameters"), "ParameterKey", "ParameterValue"), values,
+                        region=aws.target.region)
 
 
 class DeployFailed(CodemateError):
@@ -86,7 +102,7 @@ def stack_parameters(root_template: dict, params, catalogue: dict) -> dict[str, 
 def change_set_kind(aws, stack: dict | None, options: Options, ui, labels: dict[str, str]) -> str:
     """CREATE or UPDATE; refuses stacks that cannot take a change set now,
     and recreates a failed first create when asked (--recreate)."""
-    if stack is None or stack["StackStatus"] == "REVIEW_IN_PROGRESS":
+    if not runs_templates(stack):
         return "CREATE"
     name, status = stack["StackName"], stack["StackStatus"]
     cfn = aws.cloudformation
@@ -145,7 +161,7 @@ def propose(aws, templates: dict[str, dict], params, catalogue: dict, options: O
     labels = nested_names(templates[ROOT])
     stack = find_stack(cfn, options.stack_name)
     kind = change_set_kind(aws, stack, options, ui, labels)
-    if kind == "CREATE" and stack is not None and stack["StackStatus"] != "REVIEW_IN_PROGRESS":
+    if kind == "CREATE" and runs_templates(stack):
         stack = None  # deleted by --recreate
 
     bucket = bootstrap.find_bucket(aws)
@@ -163,10 +179,8 @@ def propose(aws, templates: dict[str, dict], params, catalogue: dict, options: O
     uploaded = upload.upload(aws.s3, bucket, bodies, aws.target.region)
     ui.step(f"upload to s3://{bucket}/{uploaded.prefix}: {len(uploaded.uploaded)} uploaded, "
             f"{len(uploaded.skipped)} already there")
-    deployed = stack is not None and stack["StackStatus"] != "REVIEW_IN_PROGRESS"
-    old_templates = deployed_templates(cfn, stack) if deployed else None
-    old_values = as_dict(stack.get("Parameters"), "ParameterKey", "ParameterValue") if deployed else None
-    predicted = plan.predict(old_templates, templates, old_values, values, region=aws.target.region)
+    deployed = runs_templates(stack)
+    predicted = predict_over(aws, stack, templates, values)
     cfn_parameters = [{"ParameterKey": k, "ParameterValue": v} for k, v in sorted(values.items())] + [
         {"ParameterKey": TEMPLATES_BUCKET.name, "ParameterValue": bucket},
         {"ParameterKey": TEMPLATES_PREFIX.name, "ParameterValue": uploaded.prefix},

@@ -10,8 +10,8 @@ from __future__ import annotations
 import json
 
 from codemate_cfn.compile.layout import ROOT, nested_names, template_file
-from codemate_cfn.deploy import changeset, flow, plan
-from codemate_cfn.deploy.stack import as_dict, deployed_templates, existing, is_gone
+from codemate_cfn.deploy import changeset, flow
+from codemate_cfn.deploy.stack import as_dict, existing, is_gone
 from codemate_cfn.errors import CodemateError
 from codemate_cfn.params.parameter import TEMPLATES_BUCKET, TEMPLATES_PREFIX
 
@@ -87,12 +87,10 @@ def propose(aws, ref: str, options: flow.Options, ui) -> tuple[flow.Proposal, di
             f"created {found['CreationTime']:%Y-%m-%d %H:%M:%S %Z}".rstrip())
     templates = templates_of(aws, found)
     labels = nested_names(templates[ROOT])
-    in_review = stack["StackStatus"] == "REVIEW_IN_PROGRESS"
-    old_templates = None if in_review else deployed_templates(cfn, stack)
-    old_values = None if in_review else as_dict(stack.get("Parameters"), "ParameterKey", "ParameterValue")
-    new_values = as_dict(found.get("Parameters"), "ParameterKey", "ParameterValue")
-    predicted = plan.predict(old_templates, templates, old_values, new_values, region=aws.target.region)
-    made = changeset.ChangeSet(found["ChangeSetId"], stack["StackId"], "CREATE" if in_review else "UPDATE",
+    predicted = flow.predict_over(aws, stack, templates, as_dict(found.get("Parameters"), "ParameterKey",
+                                                                 "ParameterValue"))
+    made = changeset.ChangeSet(found["ChangeSetId"], stack["StackId"],
+                               "UPDATE" if flow.runs_templates(stack) else "CREATE",
                                found["Status"], found.get("StatusReason", ""),
                                changes=changeset.resource_changes(cfn, found["ChangeSetId"], labels=labels))
     return flow.judge(flow.Proposal(stack, made, labels), predicted, options.allow_replacement), templates
