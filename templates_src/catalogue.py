@@ -6,9 +6,17 @@ be set in every parameter file.
 
 from codemate_cfn.layer import Param
 
-from .project import AZS, ENVIRONMENT_PARAM, zone_name
+from .project import AZS, ENVIRONMENT_PARAM, REGION, zone_name
 
 TRUE_FALSE = ("true", "false")
+# CloudFront uses ACM certificates from this region only.
+CLOUDFRONT_CERTIFICATE_REGION = "us-east-1"
+ACM_ARN = r"^$|^arn:aws[a-z-]*:acm:[a-z0-9-]+:[0-9]{12}:certificate/[0-9a-f-]{36}$"
+# What CloudWatch Logs accepts as a retention in days.
+LOG_RETENTION_DAYS = ("1", "3", "5", "7", "14", "30", "60", "90", "120", "150", "180", "365", "400", "545",
+                      "731", "1096", "1827", "2192", "2557", "2922", "3288", "3653")
+
+DNS_NAME = r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$"
 
 # CodeMate's design: tier -> (what it is, what runs in it, its default CIDR in each AZ)
 SUBNETS = {
@@ -22,6 +30,58 @@ def subnet_cidrs() -> list[Param]:
     """One CIDR parameter per tier and AZ: PublicSubnet2aCidr, ..."""
     return [Param(f"{tier}Subnet{suffix}Cidr", f"{what} in {zone_name(suffix)} ({uses}).", default=cidr, kind="subnet")
             for tier, (what, uses, cidrs) in SUBNETS.items() for suffix, cidr in zip(AZS, cidrs, strict=True)]
+
+
+def _region_of(arn: str) -> str:
+    return arn.split(":")[3] if arn.count(":") >= 5 else ""
+
+
+def within_zone_problem(domain: str, zone: str) -> str | None:
+    """The site's host name must lie in the hosted zone that holds its record."""
+    if domain == zone or domain.endswith("." + zone):
+        return None
+    return f"{domain} is not in the hosted zone {zone} (HostedZoneName): its record and certificate live there"
+
+
+def certificate_region_problem(arn: str, region: str, why: str) -> str | None:
+    if not arn or _region_of(arn) == region:
+        return None
+    return f"{arn} is a certificate in {_region_of(arn)}; {why} takes one in {region}"
+
+
+def cloudfront_certificate_problem(values: dict[str, str]) -> str | None:
+    """CloudFront reads certificates from us-east-1 only; one is required when it is on."""
+    arn = values["CloudFrontCertificateArn"]
+    if values["EnableCloudFront"] == "true" and not arn:
+        return ("required when EnableCloudFront is true: an ACM certificate in us-east-1 for DomainName "
+                "(README: CloudFront's certificate)")
+    return certificate_region_problem(arn, CLOUDFRONT_CERTIFICATE_REGION, "CloudFront")
+
+
+def counts_problem(service: str, values: dict[str, str]) -> str | None:
+    """Auto scaling keeps the desired count between the minimum and the maximum."""
+    low, desired, high = (int(values[f"{service}{what}"]) for what in ("MinCount", "DesiredCount", "MaxCount"))
+    if low <= desired <= high:
+        return None
+    return (f"{service}MinCount ({low}) <= {service}DesiredCount ({desired}) <= {service}MaxCount ({high}) "
+            f"must hold")
+
+
+def service_params(service: str, what: str, counts: tuple[int, int, int]) -> list[Param]:
+    """The image tag and task counts of one ECS service (frontend, backend)."""
+    desired, low, high = counts
+    tag = Param(f"{service}ImageTag", f"Tag of the {what} image in its ECR repository (a commit tag); empty until "
+                f"the first image is pushed: the service is created once it is set.",
+                default="", pattern=r"^$|^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$",
+                constraint="empty, or an image tag (letters, digits, _ . -, at most 128)")
+    count = {"type": "Number", "min_value": 0, "max_value": 20, "integer": True}
+    return [
+        tag,
+        Param(f"{service}DesiredCount", f"{what} tasks to run when deployed.", default=str(desired), **count,
+              relation=lambda values: counts_problem(service, values)),
+        Param(f"{service}MinCount", f"Fewest {what} tasks auto scaling keeps.", default=str(low), **count),
+        Param(f"{service}MaxCount", f"Most {what} tasks auto scaling runs.", default=str(high), **count),
+    ]
 
 
 def storage_ceiling_problem(allocated: str, ceiling: str) -> str | None:
@@ -43,10 +103,27 @@ PARAMETERS = [
     Param("NatGatewayCount", "NAT gateways: 1 (shared by both AZs, dev) or 2 (one per AZ, prod).",
           default="1", allowed_values=("1", "2")),
 
-    # Site: the storage layer's CORS origin
+    # Site: DNS, TLS, the load balancer and CloudFront
     Param("DomainName", "Public host name of this environment (the site URL is https:// + this).",
-          pattern=r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$",
-          constraint="a lower-case DNS host name such as codemate-dev.code1398.io"),
+          pattern=DNS_NAME, constraint="a lower-case DNS host name such as codemate-dev.code1398.io",
+          relation=lambda v: within_zone_problem(v["DomainName"], v["HostedZoneName"])),
+    Param("HostedZoneName", "Route 53 public hosted zone of the site (the certificate also covers *.<zone>).",
+          default="code1398.io", pattern=DNS_NAME, constraint="a lower-case DNS name such as code1398.io"),
+    Param("HostedZoneId", "ID of HostedZoneName's public hosted zone; empty: deploy looks it up by name.",
+          default="", pattern=r"^$|^Z[A-Z0-9]{1,31}$", constraint="empty, or a hosted zone ID such as Z0123456789ABC",
+          kind="hosted-zone", extra={"name": "HostedZoneName"}),
+    Param("CertificateArn", f"ACM certificate (in {REGION}) for the load balancer; empty: the edge layer "
+          "requests one for DomainName and *.HostedZoneName, validated through Route 53.",
+          default="", pattern=ACM_ARN, constraint="empty, or an ACM certificate ARN",
+          relation=lambda v: certificate_region_problem(v["CertificateArn"], REGION, "the load balancer")),
+    Param("AlbDeletionProtection", "Refuse to delete the load balancer.", default="false",
+          allowed_values=TRUE_FALSE),
+    Param("EnableCloudFront", "Put CloudFront in front of the load balancer and the static bucket.",
+          default="false", allowed_values=TRUE_FALSE),
+    Param("CloudFrontCertificateArn", "ACM certificate in us-east-1 for DomainName, used by CloudFront; "
+          "required when EnableCloudFront is true.",
+          default="", pattern=ACM_ARN, constraint="empty, or an ACM certificate ARN",
+          relation=cloudfront_certificate_problem),
 
     # Data: RDS PostgreSQL
     Param("DbEngineVersion", "PostgreSQL 17 minor version (RDS upgrades minors automatically; raise it to upgrade now).",
@@ -76,5 +153,11 @@ PARAMETERS = [
           type="Number", default="0", min_value=0, max_value=1, integer=True),
     Param("RedisSnapshotRetentionDays", "Days of automatic Redis snapshots.", type="Number",
           default="1", min_value=0, max_value=35, integer=True),
+
+    # Services: ECS on Fargate
+    *service_params("Frontend", "frontend (Next.js)", (1, 1, 2)),
+    *service_params("Backend", "backend (NestJS)", (1, 1, 2)),
+    Param("LogRetentionDays", "Days CloudWatch keeps the services' logs.", type="Number", default="7",
+          allowed_values=LOG_RETENTION_DAYS),
 
 ]

@@ -2,12 +2,14 @@
 application secrets. Sizes, topology and retention come from parameters; the
 database and the cache are snapshotted on delete and on replacement."""
 
+import json
+
 from troposphere import Equals, GetAtt, If, Join, Not, NoValue, Or, Ref, Split, Sub
 from troposphere import Condition as ConditionRef
 from troposphere.elasticache import ReplicationGroup, SubnetGroup
 from troposphere.policies import UpdatePolicy
-from troposphere.rds import DBInstance, DBParameterGroup, DBSubnetGroup, MasterUserSecret
-from troposphere.secretsmanager import GenerateSecretString, Secret
+from troposphere.rds import DBInstance, DBParameterGroup, DBSubnetGroup
+from troposphere.secretsmanager import GenerateSecretString, Secret, SecretTargetAttachment
 
 from codemate_cfn.layer import Layer
 
@@ -18,6 +20,7 @@ POSTGRES_MAJOR = "17"
 POSTGRES_PORT = 5432
 DB_NAME = "codemate"
 DB_MASTER_USERNAME = "codemate"
+DB_PASSWORD_LENGTH = 32
 DB_LOG_EXPORTS = ["postgresql", "upgrade"]
 # 03:00 KST is 18:00 UTC; maintenance follows the backup, never overlapping it.
 DB_BACKUP_WINDOW = "18:00-19:00"
@@ -55,8 +58,21 @@ def generated(length: int, **options) -> GenerateSecretString:
     return GenerateSecretString(PasswordLength=length, ExcludePunctuation=True, **options)
 
 
+def database_secret(t) -> Secret:
+    """codemate/<env>/database: the master user name and a generated
+    password; attached to the instance, it also carries host, port, engine
+    and database name. Rotation is the operator's choice
+    (docs/stateful-resources.md)."""
+    return secret(t, "DatabaseSecret", "database", "PostgreSQL master user (DATABASE_USER, DATABASE_PASSWORD).",
+                  GenerateSecretString=generated(
+                      DB_PASSWORD_LENGTH,
+                      SecretStringTemplate=json.dumps({"username": DB_MASTER_USERNAME}),
+                      GenerateStringKey="password"))
+
+
 def database(t):
     kms = t.input("KmsKeyArn")
+    credentials = database_secret(t)
     subnets = t.add(DBSubnetGroup(
         "DbSubnetGroup",
         DBSubnetGroupName=t.name_of("db"),
@@ -84,15 +100,20 @@ def database(t):
         CopyTagsToSnapshot=True,
         EnableCloudwatchLogsExports=DB_LOG_EXPORTS,
     )
+    # troposphere refuses ManageMasterUserPassword next to MasterUserPassword
+    # even when it is false; cfn-lint checks the instance in its place.
     db = t.add(DBInstance(
         "Database",
         DBInstanceIdentifier=t.name_of("db"),
         EngineVersion=t.input("DbEngineVersion"),
         DBName=DB_NAME,
         MasterUsername=DB_MASTER_USERNAME,
-        # RDS generates the password and keeps it in Secrets Manager.
-        ManageMasterUserPassword=True,
-        MasterUserSecret=MasterUserSecret(KmsKeyId=kms),
+        # The password is ours (codemate/<env>/database), not RDS-managed: RDS
+        # refuses read replicas and blue/green upgrades of instances whose
+        # password it manages. False, not absent: an instance created with a
+        # managed password gives it up in place.
+        ManageMasterUserPassword=False,
+        MasterUserPassword=Sub("{{resolve:secretsmanager:${%s}:SecretString:password}}" % credentials.title),
         StorageType="gp3",
         AllocatedStorage=t.input("DbAllocatedStorage"),
         MaxAllocatedStorage=If(autoscaling, t.input("DbMaxAllocatedStorage"), NoValue),
@@ -107,7 +128,7 @@ def database(t):
         DeletionProtection=t.input("DbDeletionProtection"),
         **common,
         **SNAPSHOT,
-    ))
+    ).no_validation())
     # A same-region replica inherits storage, encryption and subnets from its
     # source. CloudFormation skips the final snapshot for read replicas (RDS
     # refuses one), so Snapshot here only keeps the build's rule uniform.
@@ -120,14 +141,21 @@ def database(t):
         **SNAPSHOT,
     ))
 
+    t.add(SecretTargetAttachment(
+        "DatabaseSecretAttachment",
+        SecretId=Ref(credentials),
+        TargetId=Ref(db),
+        TargetType="AWS::RDS::DBInstance",
+    ))
+
     host, port = GetAtt(db, "Endpoint.Address"), GetAtt(db, "Endpoint.Port")
     t.output("RdsEndpoint", Join(":", [host, port]), "PostgreSQL endpoint, host:port.", root="rds_endpoint")
     t.output("RdsHost", host, "PostgreSQL host name (DATABASE_HOST).")
     t.output("RdsPort", port, "PostgreSQL port (DATABASE_PORT).")
     t.output("DbName", DB_NAME, "Database name (DATABASE_NAME).")
     t.output("DbInstanceId", Ref(db), "RDS instance identifier (alarms, dashboard).")
-    t.output("DbMasterSecretArn", GetAtt(db, "MasterUserSecret.SecretArn"),
-             "ARN of the RDS-managed master secret, JSON with username and password (DATABASE_USER, DATABASE_PASSWORD).")
+    t.output("DatabaseSecretArn", Ref(credentials),
+             "ARN of codemate/<env>/database, JSON with username and password (DATABASE_USER, DATABASE_PASSWORD).")
 
 
 def cache(t):

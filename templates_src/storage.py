@@ -8,7 +8,6 @@ from awacs import kms as kms_actions
 from awacs import s3 as s3_actions
 from awacs.aws import (
     Allow,
-    ArnLike,
     Condition,
     PolicyDocument,
     Principal,
@@ -95,20 +94,8 @@ def static_bucket(t):
         "StaticBucket", t.name_of("static"),
         lifecycle_rule("ExpireOldAssets", ExpirationInDays=STATIC_EXPIRY_DAYS),
     ))
-    # Read only through CloudFront origin access control. A bucket has one
-    # policy, and the distribution (edge layer) comes after this layer, so the
-    # grant names this account's distributions rather than one distribution ID.
-    t.add(bucket_policy(static, Statement(
-        Sid="CloudFrontOriginAccessControlRead",
-        Effect=Allow,
-        Principal=Principal("Service", "cloudfront.amazonaws.com"),
-        Action=[s3_actions.GetObject],
-        Resource=[Sub("${StaticBucket.Arn}/*")],
-        Condition=Condition([
-            StringEquals({"aws:SourceAccount": Ref("AWS::AccountId")}),
-            ArnLike({"aws:SourceArn": Sub("arn:${AWS::Partition}:cloudfront::${AWS::AccountId}:distribution/*")}),
-        ]),
-    )))
+    # Its policy (TLS only; reads by CloudFront's origin access control)
+    # names the distribution, so the edge layer, which makes it, writes it.
     bucket_outputs(t, static, "static-assets (Next.js _next/static)")
     t.output("StaticBucketRegionalDomainName", GetAtt(static, "RegionalDomainName"),
              "Regional domain name of the static-assets bucket (CloudFront origin).")

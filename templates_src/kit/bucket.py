@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from awacs import s3 as s3_actions
 from awacs.aws import Bool, Condition, Deny, PolicyDocument, Principal, Statement
-from troposphere import GetAtt, Ref, Sub
+from troposphere import GetAtt, Join, Ref, Sub
 from troposphere.s3 import (
     Bucket,
     BucketEncryption,
@@ -42,14 +42,20 @@ def sse_s3(**rule) -> BucketEncryption:
     ])
 
 
-def deny_insecure_transport(bucket: Bucket) -> Statement:
-    """Deny every S3 action on the bucket and its objects without TLS."""
+def deny_insecure_transport(bucket) -> Statement:
+    """Deny every S3 action on the bucket and its objects without TLS;
+    `bucket` is a Bucket of the same template, or a bucket's ARN (a Ref to
+    an input, for a bucket another layer made)."""
+    if isinstance(bucket, Bucket):
+        resources = [GetAtt(bucket, "Arn"), Sub("${%s.Arn}/*" % bucket.title)]
+    else:
+        resources = [bucket, Join("", [bucket, "/*"])]
     return Statement(
         Sid="DenyInsecureTransport",
         Effect=Deny,
         Principal=Principal("*"),
         Action=[s3_actions.Action("*")],
-        Resource=[GetAtt(bucket, "Arn"), Sub("${%s.Arn}/*" % bucket.title)],
+        Resource=resources,
         Condition=Condition(Bool("aws:SecureTransport", False)),
     )
 
