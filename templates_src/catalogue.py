@@ -157,7 +157,7 @@ PARAMETERS = [
     # Services: ECS on Fargate
     *service_params("Frontend", "frontend (Next.js)", (1, 1, 2)),
     *service_params("Backend", "backend (NestJS)", (1, 1, 2)),
-    Param("LogRetentionDays", "Days CloudWatch keeps the services' logs.", type="Number", default="7",
+    Param("LogRetentionDays", "Days CloudWatch keeps the services' logs.", type="Number", default="7", integer=True,
           allowed_values=LOG_RETENTION_DAYS),
 
 ]

@@ -52,8 +52,10 @@ def test_the_page_names_the_layer_and_its_test():
 def test_the_layer_builds_as_shown(copy_with_notice, capsys):
     done = in_process(capsys, "--project-dir", copy_with_notice, "build")
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "- rendered 6 templates: root, storage, network, notice, security, data" in done.stderr
-    assert "built 6 templates (60 resources)" in done.stdout
+    rendered = re.search(r"^- rendered .*$", PAGE, re.MULTILINE).group(0)
+    totals = re.search(r"^built \d+ templates \(\d+ resources\)", PAGE, re.MULTILINE).group(0)
+    assert rendered in done.stderr  # the page shows what the build prints
+    assert totals in done.stdout
     built = json.loads((copy_with_notice / "build" / "templates" / "notice.json").read_text())
     assert built["Resources"]["AlertTopic"] == shown_topic()
     root = json.loads((copy_with_notice / "build" / "templates" / "root.json").read_text())

@@ -75,8 +75,8 @@ BROKEN_LAYERS = {
         r"layer extra: name 'Vcp' is not defined \(templates_src/extra\.py line 5, NameError\)",
     ),
     "an input with no source": (
-        "from codemate_cfn.layer import Layer\n\n\ndef build(t):\n    t.input('CertificateArn')\n\n\nLAYER = Layer('extra', 'broken', build)\n",
-        r"layer extra: input CertificateArn has no source \(no root parameter and no layer output of that name\)",
+        "from codemate_cfn.layer import Layer\n\n\ndef build(t):\n    t.input('WildcardCertificateArn')\n\n\nLAYER = Layer('extra', 'broken', build)\n",
+        r"layer extra: input WildcardCertificateArn has no source \(no root parameter and no layer output of that name\)",
     ),
 }
 
