@@ -251,3 +251,13 @@ def test_the_site_must_be_in_its_hosted_zone(tmp_path):
     (problem,) = problems_with(tmp_path, DomainName="codemate.example.com")
     assert problem == ("Parameters.DomainName: codemate.example.com is not in the hosted zone code1398.io "
                        "(HostedZoneName): its record and certificate live there")
+
+
+def test_a_file_without_the_domain_says_only_that(tmp_path):
+    # DomainName's relation to HostedZoneName is not checked without it.
+    source = json.loads((ROOT / "params" / "dev.json").read_text())
+    del source["Parameters"]["DomainName"]
+    path = tmp_path / "dev.json"
+    path.write_text(json.dumps(source))
+    _, problems = paramfile.check(path, catalogue(), conventions())
+    assert problems == [f"{path}: Parameters.DomainName: missing required key"]

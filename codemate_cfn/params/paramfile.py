@@ -165,15 +165,14 @@ def check(path: Path, catalogue: dict[str, Param], conventions: Conventions) -> 
             problems += found
             if not found:
                 valid.add(key)
-    for name, param in catalogue.items():
-        if param.required and name not in values:
-            problems.append(f"{path}: Parameters.{name}: missing required key")
+    missing = [name for name, param in catalogue.items() if param.required and name not in values]
+    problems += [f"{path}: Parameters.{name}: missing required key" for name in missing]
 
     full = {n: p.default for n, p in catalogue.items() if p.default is not None}
     full.update({k: v for k, v in values.items() if k in valid})
     valid |= {n for n in full if n not in values}
     problems += _check_subnets(path, full, catalogue, valid)
-    if all(key in valid for key in values if key in catalogue):
+    if not missing and all(key in valid for key in values if key in catalogue):
         problems += _check_relations(path, full, catalogue)
 
     environment_param = conventions.environment_param
