@@ -8,12 +8,24 @@ import argparse
 import sys
 
 import codemate_cfn
-from codemate_cfn.cli import bootstrap, build, delete, deploy, emulator, outputs, plan, rollback, status, validate
+from codemate_cfn.cli import (
+    bootstrap,
+    build,
+    delete,
+    deploy,
+    emulator,
+    migrate,
+    outputs,
+    plan,
+    rollback,
+    status,
+    validate,
+)
 from codemate_cfn.cli.common import project_options
 from codemate_cfn.errors import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_USAGE, CodemateError, InvalidInput
 
 # In the order `--help` lists them.
-COMMANDS = (build, validate, bootstrap, deploy, plan, outputs, status, delete, emulator, rollback)
+COMMANDS = (build, validate, bootstrap, deploy, plan, outputs, status, migrate, delete, emulator, rollback)
 
 
 class Parser(argparse.ArgumentParser):

@@ -37,7 +37,8 @@ def find_project(args) -> Project:
     return project
 
 
-def aws_options(p: argparse.ArgumentParser) -> None:
+def aws_options(p: argparse.ArgumentParser, poll_help: str = argparse.SUPPRESS) -> None:
+    """The AWS options; --poll-seconds is shown in --help only with `poll_help`."""
     g = p.add_argument_group("AWS")
     g.add_argument("--region", default=None,
                    help="AWS region (default: $AWS_REGION, $AWS_DEFAULT_REGION, the profile's, else the project's)")
@@ -46,13 +47,13 @@ def aws_options(p: argparse.ArgumentParser) -> None:
                    help="send AWS calls here instead (default: $AWS_ENDPOINT_URL, else AWS itself)")
     g.add_argument("--retry-mode", choices=RETRY_MODES, default="adaptive",
                    help="botocore retry mode for throttling and transient errors (default adaptive)")
-    g.add_argument("--poll-seconds", type=float, default=5.0, help=argparse.SUPPRESS)
+    g.add_argument("--poll-seconds", type=float, default=5.0, help=poll_help)
 
 
-def stack_options(p: argparse.ArgumentParser) -> None:
+def stack_options(p: argparse.ArgumentParser, poll_help: str = argparse.SUPPRESS) -> None:
     p.add_argument("params_file", type=Path, metavar="PARAMS_FILE", help="e.g. params/dev.json")
     p.add_argument("--stack-name", default=None, help="root stack name (default codemate-<env>, env = the file name)")
-    aws_options(p)
+    aws_options(p, poll_help)
 
 
 def allow_replacement_option(p: argparse.ArgumentParser) -> None:
