@@ -4,6 +4,7 @@ carry their policies (the build refuses them otherwise), and every property
 a parameter feeds that may replace the database or the cache is listed in
 docs/stateful-resources.md."""
 
+import json
 import re
 
 import pytest
@@ -78,13 +79,39 @@ def test_backups_start_at_three_in_the_morning_korean_time(data):
     assert maintenance_start.split(":", 1)[1] >= end  # after the backup window, never overlapping
 
 
-def test_rds_manages_the_master_password_in_secrets_manager(data):
+def test_the_master_password_is_generated_into_codemate_env_database(data):
+    secret = data.resource("DatabaseSecret")
+    props = secret["Properties"]
+    assert props["Name"] == f"codemate/{data.env}/database"
+    assert props["KmsKeyId"] == {"Ref": "KmsKeyArn"}
+    assert (secret["DeletionPolicy"], secret["UpdateReplacePolicy"]) == ("Retain", "Retain")
+    generated = props["GenerateSecretString"]
+    assert json.loads(generated["SecretStringTemplate"]) == {"username": "codemate"}
+    assert generated["GenerateStringKey"] == "password"
+    # RDS takes 8 to 128 characters for PostgreSQL, none of / " @ or a space
+    assert 8 <= generated["PasswordLength"] <= 128 and generated["ExcludePunctuation"] is True
+    assert "SecretString" not in props  # no password in the template
+
+
+def test_the_database_takes_its_password_from_that_secret_not_from_rds(data):
     props = data.props("Database")
-    assert props["ManageMasterUserPassword"] is True
-    assert props["MasterUserSecret"] == {"KmsKeyId": {"Ref": "KmsKeyArn"}}
     assert props["MasterUsername"] == "codemate"
-    assert "MasterUserPassword" not in props
-    assert data.output("DbMasterSecretArn") == {"Fn::GetAtt": ["Database", "MasterUserSecret.SecretArn"]}
+    assert props["MasterUserPassword"] == {
+        "Fn::Sub": "{{resolve:secretsmanager:${DatabaseSecret}:SecretString:password}}"}
+    # false, not left out: an instance created with an RDS-managed password gives it up in place
+    assert props["ManageMasterUserPassword"] is False
+    assert "MasterUserSecret" not in props
+
+
+def test_the_secret_is_attached_to_the_database(data):
+    # the attachment adds host, port, engine and dbname to the secret's JSON
+    assert data.props("DatabaseSecretAttachment") == {
+        "SecretId": {"Ref": "DatabaseSecret"}, "TargetId": {"Ref": "Database"}, "TargetType": "AWS::RDS::DBInstance"}
+
+
+def test_the_data_stack_gives_the_secret_arn_not_rds_s_secret(data):
+    assert data.output("DatabaseSecretArn") == {"Ref": "DatabaseSecret"}
+    assert "DbMasterSecretArn" not in data.template["Outputs"]
 
 
 def test_the_read_replica_is_off_by_default_and_follows_the_parameter(data):
@@ -155,7 +182,8 @@ def test_application_secrets_are_named_per_environment_and_use_the_project_key(d
     secrets = data.of_type("AWS::SecretsManager::Secret")
     names = {s["Properties"]["Name"] for s in secrets.values()}
     env = data.env
-    assert names == {f"codemate/{env}/{part}" for part in ("nextauth", "anthropic", "github-oauth", "redis-auth")}
+    assert names == {f"codemate/{env}/{part}"
+                     for part in ("database", "nextauth", "anthropic", "github-oauth", "redis-auth")}
     for secret in secrets.values():
         assert secret["Properties"]["KmsKeyId"] == {"Ref": "KmsKeyArn"}
 
