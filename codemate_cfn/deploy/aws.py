@@ -125,6 +125,14 @@ class Aws:
         return self.client("s3")
 
     @property
+    def route53(self):
+        """Route 53 is global: made like the others, with the target's
+        region, botocore sends it to route53.amazonaws.com (signed for
+        us-east-1; route53.amazonaws.com.cn from a China region), or to the
+        endpoint URL when there is one."""
+        return self.client("route53")
+
+    @property
     def total_calls(self) -> int:
         return sum(self.calls.values())
 

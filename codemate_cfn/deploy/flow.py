@@ -1,7 +1,8 @@
 """The deploy flow, from rendered templates and a checked parameter file to
 a deployed stack, in two steps:
 
-- `propose`: find or create the artifact bucket, upload, create the change
+- `propose`: look up the values the parameter file leaves to the account
+  (lookups.py), find or create the artifact bucket, upload, create the change
   set on the root (nested change sets included), work out the plan and
   judge it with the stateful guard. Nothing changes in the stack.
 - `execute`: run a proposal's change set, watch it, protect the stack.
@@ -15,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from codemate_cfn.compile.layout import ROOT, nested_names
-from codemate_cfn.deploy import bootstrap, changeset, events, guard, plan, taken, upload
+from codemate_cfn.deploy import bootstrap, changeset, events, guard, lookups, plan, taken, upload
 from codemate_cfn.deploy.protection import lift_for, protect
 from codemate_cfn.deploy.provenance import TAGS as PROVENANCE
 from codemate_cfn.deploy.provenance import params_hash, provenance
@@ -85,9 +86,11 @@ class DeployFailed(CodemateError):
     """The stack did not reach its goal; the first failures were printed."""
 
 
-def stack_parameters(root_template: dict, params, catalogue: dict) -> dict[str, str]:
+def stack_parameters(root_template: dict, params, catalogue: dict, aws=None, ui=None) -> dict[str, str]:
     """Every root parameter but the deployer's: the file's value, else the
-    catalogue's default."""
+    catalogue's default. With `aws`, a value left empty that the account can
+    tell (lookups.LOOKUPS: a hosted zone's ID) is looked up and said on `ui`;
+    without, it stays empty (an offline prediction)."""
     values = {}
     for name in root_template.get("Parameters", {}):
         if name in (TEMPLATES_BUCKET.name, TEMPLATES_PREFIX.name):
@@ -96,7 +99,7 @@ def stack_parameters(root_template: dict, params, catalogue: dict) -> dict[str, 
             values[name] = params.parameters[name]
         elif name in catalogue and catalogue[name].default is not None:
             values[name] = catalogue[name].default
-    return values
+    return values if aws is None else lookups.filled(aws, values, params, catalogue, ui)
 
 
 def change_set_kind(aws, stack: dict | None, options: Options, ui, labels: dict[str, str]) -> str:
@@ -163,13 +166,13 @@ def propose(aws, templates: dict[str, dict], params, catalogue: dict, options: O
     kind = change_set_kind(aws, stack, options, ui, labels)
     if kind == "CREATE" and runs_templates(stack):
         stack = None  # deleted by --recreate
+    values = stack_parameters(templates[ROOT], params, catalogue, aws, ui)  # before the bucket: a lookup may fail
 
     bucket = bootstrap.find_bucket(aws)
     if bucket is None:
         ui.step("no artifact bucket yet: bootstrapping it")
         bucket = bootstrap.ensure(aws, ui, options.poll_seconds)
     bodies = upload.texts(templates)
-    values = stack_parameters(templates[ROOT], params, catalogue)
     template_sha, param_sha = upload.content_hash(bodies), params_hash(values, params.tags)
     tags = {**params.tags, **provenance(stack, template_sha, param_sha, options.commit)}
     if recorded_as(stack, template_sha, param_sha, tags, bucket):

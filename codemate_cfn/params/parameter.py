@@ -12,6 +12,9 @@ class Param:
 
     kind adds checks CloudFormation cannot express: "cidr" (a valid IPv4
     network), "subnet" (a cidr inside VpcCidr that overlaps no other subnet);
+    or says that deploy and plan look an empty value up in the account
+    (codemate_cfn/deploy/lookups.py): "hosted-zone" (the ID of the public
+    hosted zone named by the parameter extra["name"]);
     integer makes a Number a whole number (a count, a size, days), which
     CloudFormation's Number does not; relation checks the value against
     other parameters' values.
