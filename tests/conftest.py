@@ -33,7 +33,7 @@ from run_cli import ROOT, copy_project, in_process
 os.environ["CODEMATE_CFN_LINT_DAEMON"] = "0"
 
 # Fixtures of emulator_fixtures.py that start or use the local AWS emulator.
-EMULATOR_FIXTURES = {"server", "emulator", "fresh_emulator", "aws", "deployed", "run"}
+EMULATOR_FIXTURES = {"server", "emulator", "fresh_emulator", "empty_emulator", "aws", "deployed", "run"}
 
 
 def pytest_addoption(parser):

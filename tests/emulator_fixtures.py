@@ -1,6 +1,8 @@
 """Fixtures for tests against the local AWS emulator: moto's server on
 127.0.0.1 (started once per test session, on a free port, stopped at
-exit), emptied (reset) at the start of each test module that uses it.
+exit), emptied (reset) at the start of each test module that uses it and
+then given what an account running CodeMate holds before its first deploy
+(the site's public hosted zone, as `deploy --local` makes it).
 
 A test module loads them with `pytest_plugins = ["emulator_fixtures"]`;
 helpers are in deploy_support.
@@ -15,7 +17,10 @@ import pytest
 
 from codemate_cfn import emulator as local
 from codemate_cfn.compile.discovery import load_catalogue, load_conventions
-from deploy_support import client_for
+from codemate_cfn.deploy import lookups
+from codemate_cfn.params.paramfile import load
+from deploy_support import Recorder, client_for
+from run_cli import ROOT
 
 _server: list[local.Emulator] = []
 
@@ -28,17 +33,31 @@ def server() -> local.Emulator:
     return _server[0]
 
 
+def account(found: local.Emulator) -> local.Emulator:
+    """The emulator emptied, then holding what the account must hold before
+    a first deploy (lookups.STAND_INS: the public hosted zone of params/*.json)."""
+    found.reset()
+    catalogue = load_catalogue(ROOT)
+    params = load(ROOT / "params" / "dev.json", catalogue, load_conventions(ROOT))
+    lookups.stand_in_for_the_account(client_for(found.url), params, catalogue, Recorder())
+    return found
+
+
 @pytest.fixture(scope="module")
 def emulator() -> local.Emulator:
-    """The emulator, with nothing in it at the start of the module."""
-    found = server()
-    found.reset()
-    return found
+    """The emulator as a fresh account at the start of the module."""
+    return account(server())
 
 
 @pytest.fixture
 def fresh_emulator(emulator) -> local.Emulator:
-    """The emulator, with nothing in it at the start of the test."""
+    """The emulator as a fresh account at the start of the test."""
+    return account(emulator)
+
+
+@pytest.fixture
+def empty_emulator(emulator) -> local.Emulator:
+    """The emulator with nothing at all in it at the start of the test."""
     emulator.reset()
     return emulator
 

@@ -5,6 +5,7 @@ in a fresh process, against the emulator this test process serves on
 from __future__ import annotations
 
 import json
+import re
 import shutil
 
 import pytest
@@ -157,6 +158,9 @@ def test_deploy_local_runs_on_its_own_emulator(built, env):
     done = cli("--build-dir", project.build_dir, "deploy", "params/dev.json", "--local", "--yes")
     assert done.returncode == 0, done.stderr
     assert "- local AWS emulator (moto) at http://127.0.0.1:" in done.stderr
+    # The fresh emulator is given the hosted zone an account would hold; the lookup then finds it.
+    assert "- local: public hosted zone code1398.io made, standing in for the account's" in done.stderr
+    assert re.search(r"^- HostedZoneId: \S+ \(public hosted zone code1398\.io\)$", done.stderr, re.MULTILINE)
     assert "deployed stack codemate-dev" in done.stdout
     listed = done.stdout.split("not emulated", 1)[1].splitlines()[1:]
     assert listed and all(line.startswith("  ") and "(AWS::" in line for line in listed if line)

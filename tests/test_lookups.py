@@ -54,7 +54,7 @@ def parameters(templates, params, catalogue, aws, ui=None) -> dict[str, str]:
 
 
 def test_the_lookup_finds_the_public_zone_among_a_private_one_and_an_unrelated_one(
-        fresh_emulator, aws, templates, dev, catalogue):
+        empty_emulator, aws, templates, dev, catalogue):
     private, other = private_zone(aws), public_zone(aws, "other.io", "other")
     public = public_zone(aws)
     assert len({private, other, public}) == 3
@@ -68,7 +68,7 @@ def test_the_lookup_finds_the_public_zone_among_a_private_one_and_an_unrelated_o
 
 
 def test_no_public_zone_of_that_name_is_one_line_naming_the_file_key_and_account(
-        fresh_emulator, aws, templates, dev, catalogue):
+        empty_emulator, aws, templates, dev, catalogue):
     private = private_zone(aws)
     public_zone(aws, "other.io", "other")
     with pytest.raises(InvalidInput) as raised:
@@ -79,7 +79,7 @@ def test_no_public_zone_of_that_name_is_one_line_naming_the_file_key_and_account
         f"{EMULATOR_ACCOUNT} (only private ones: {private}); create it or set HostedZoneId"]
 
 
-def test_two_public_zones_of_that_name_are_an_error_naming_both(fresh_emulator, aws, templates, dev, catalogue):
+def test_two_public_zones_of_that_name_are_an_error_naming_both(empty_emulator, aws, templates, dev, catalogue):
     first, second = public_zone(aws, reference="first"), public_zone(aws, reference="second")
     with pytest.raises(InvalidInput) as raised:
         parameters(templates, dev, catalogue, aws)
@@ -143,7 +143,7 @@ def test_the_lookup_reads_the_next_page_while_it_holds_zones_of_that_name(templa
     assert values["HostedZoneId"] == "ZPUBLIC1"
 
 
-def test_the_looked_up_id_reaches_the_change_sets_parameters(fresh_emulator, aws, templates, dev, catalogue):
+def test_the_looked_up_id_reaches_the_change_sets_parameters(empty_emulator, aws, templates, dev, catalogue):
     # A change set left for review: executing one of the whole application
     # is beyond what the emulator does today (no ACM certificate).
     zone = public_zone(aws)
@@ -156,7 +156,7 @@ def test_the_looked_up_id_reaches_the_change_sets_parameters(fresh_emulator, aws
     assert f"- HostedZoneId: {zone} (public hosted zone {ZONE})" in ui.noted
 
 
-def test_a_deploy_stops_before_touching_anything_when_the_lookup_fails(fresh_emulator, aws, templates, dev,
+def test_a_deploy_stops_before_touching_anything_when_the_lookup_fails(empty_emulator, aws, templates, dev,
                                                                        catalogue):
     with pytest.raises(InvalidInput, match=r"Parameters\.HostedZoneId is empty and no public hosted zone"):
         run_deploy(aws, templates, dev, catalogue)
@@ -172,13 +172,13 @@ def test_validate_takes_an_empty_hosted_zone_id_without_calling_aws(run_main, mo
     assert done.returncode == 0, done.stderr
 
 
-def test_the_cli_says_a_failed_lookup_in_one_line_and_exits_2(fresh_emulator, build_copy, run_main, monkeypatch):
+def test_the_cli_says_a_failed_lookup_in_one_line_and_exits_2(empty_emulator, build_copy, run_main, monkeypatch):
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", KEYS[0])
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", KEYS[1])
     monkeypatch.setenv("AWS_REGION", REGION)
     monkeypatch.chdir(ROOT)
     done = run_main("--project-dir", ROOT, "--build-dir", build_copy.build_dir, "plan", "params/dev.json",
-                    "--endpoint-url", fresh_emulator.url)
+                    "--endpoint-url", empty_emulator.url)
     assert done.returncode == EXIT_INVALID
     assert assert_one_line_errors(done) == [
         f"params/dev.json: Parameters.HostedZoneId is empty and no public hosted zone named {ZONE} exists in "

@@ -143,6 +143,8 @@ def execute_reviewed(aws, ref: str, params, options, ui) -> Outcome:
 
 
 def run(args) -> int:
+    from codemate_cfn.deploy import lookups
+
     ui = Console()
     if args.execute and args.recreate:
         raise UsageError("--recreate cannot go with --execute: a change set left for review is executed as it is")
@@ -152,6 +154,8 @@ def run(args) -> int:
     options = deploy_options(args, project, recreate=args.recreate, stack_option=args.stack_name)
     with connected(args, ui) as aws:
         account = who_and_where(aws, options.stack_name, ui)
+        if args.local:
+            lookups.stand_in_for_the_account(aws, params, catalogue, ui)
         if args.execute:
             result = execute_reviewed(aws, args.execute, params, options, ui)
         else:

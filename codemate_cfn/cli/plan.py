@@ -52,7 +52,7 @@ def plan(aws, templates, params, catalogue, options, ui):
 
 
 def run(args) -> int:
-    from codemate_cfn.deploy import plan_view
+    from codemate_cfn.deploy import lookups, plan_view
 
     ui = Console()
     project, templates = built_templates(args, ui)
@@ -60,6 +60,8 @@ def run(args) -> int:
     options = deploy_options(args, project)
     with connected(args, ui) as aws:
         who_and_where(aws, options.stack_name, ui)
+        if args.local:
+            lookups.stand_in_for_the_account(aws, params, catalogue, ui)
         proposal = plan(aws, templates, params, catalogue, options, ui)
     if args.output == "json":
         ui.say(json.dumps({"stack": options.stack_name, **plan_view.plan_json(proposal.changes, proposal.refused)},

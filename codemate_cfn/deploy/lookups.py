@@ -66,7 +66,34 @@ def public_hosted_zone(aws, param: Param, values: dict[str, str]) -> Found:
     return Found(public[0], f"public hosted zone {name}")
 
 
+def make_public_hosted_zone(aws, param: Param, values: dict[str, str]) -> str:
+    """A public hosted zone named by `param.extra["name"]`, for an emulated
+    account; returns what was made, for the progress line."""
+    name = values[param.extra["name"]].rstrip(".").lower()
+    aws.route53.create_hosted_zone(Name=name + ".", CallerReference=f"codemate-cfn-local-{name}")
+    return f"public hosted zone {name}"
+
+
 LOOKUPS = {"hosted-zone": public_hosted_zone}
+# What the account must already hold for a lookup to find it: made in a local
+# emulator (deploy --local, plan --local), which starts empty, as a real
+# account would have it. Never called against AWS.
+STAND_INS = {"hosted-zone": make_public_hosted_zone}
+
+
+def _known(params, catalogue: dict[str, Param]) -> dict[str, str]:
+    known = {n: p.default for n, p in catalogue.items() if p.default is not None}
+    known.update(params.parameters)
+    return known
+
+
+def stand_in_for_the_account(aws, params, catalogue: dict[str, Param], ui) -> None:
+    """In a fresh local emulator, make what each empty looked-up parameter
+    expects the account to hold (the site's public hosted zone), and say so."""
+    known = _known(params, catalogue)
+    for name, param in catalogue.items():
+        if param.kind in STAND_INS and not known.get(name):
+            ui.step(f"local: {STAND_INS[param.kind](aws, param, known)} made, standing in for the account's")
 
 
 def filled(aws, values: dict[str, str], params, catalogue: dict[str, Param], ui) -> dict[str, str]:
@@ -76,8 +103,7 @@ def filled(aws, values: dict[str, str], params, catalogue: dict[str, Param], ui)
     when a lookup finds no single answer (InvalidInput) or AWS fails it."""
     from codemate_cfn.deploy.aws import translated_errors
 
-    known = {n: p.default for n, p in catalogue.items() if p.default is not None}
-    known.update(params.parameters)
+    known = _known(params, catalogue)
     result = dict(values)
     for name, value in values.items():
         param = catalogue.get(name)
