@@ -499,3 +499,277 @@ def test_get_template_of_a_change_set_gives_its_template(aws):
             patched = cfn.get_template(ChangeSetName=made["Id"], StackName=stack)["TemplateBody"]
     assert unpatched != json.loads(body)
     assert patched == json.loads(body)
+
+
+def network(cidr: str, **resources) -> dict:
+    """A template: a VPC (cidr a /16 ending in .0.0/16) with a subnet in
+    each of two zones and a security group, and `resources`."""
+    prefix = cidr.rsplit(".", 2)[0]
+    subnets = {f"Subnet{zone.upper()}": {"Type": "AWS::EC2::Subnet", "Properties": {
+        "VpcId": {"Ref": "Vpc"}, "CidrBlock": f"{prefix}.{n}.0/24", "AvailabilityZone": f"ap-northeast-2{zone}"}}
+        for n, zone in enumerate("ac", 1)}
+    return {"Resources": {
+        "Vpc": {"Type": "AWS::EC2::VPC", "Properties": {"CidrBlock": cidr}},
+        **subnets,
+        "Group": {"Type": "AWS::EC2::SecurityGroup", "Properties": {"GroupDescription": "app", "VpcId": {"Ref": "Vpc"}}},
+        **resources,
+    }}
+
+
+SUBNETS = [{"Ref": "SubnetA"}, {"Ref": "SubnetC"}]
+GROUP = {"Fn::GetAtt": ["Group", "GroupId"]}
+TAGS = [{"Key": "Environment", "Value": "dev"}]
+
+
+def balancer(name: str) -> dict:
+    return {"Type": "AWS::ElasticLoadBalancingV2::LoadBalancer", "Properties": {
+        "Name": name, "Type": "application", "Scheme": "internet-facing", "Subnets": SUBNETS,
+        "SecurityGroups": [GROUP], "Tags": TAGS,
+        "LoadBalancerAttributes": [{"Key": "idle_timeout.timeout_seconds", "Value": "3600"},
+                                   {"Key": "routing.http.drop_invalid_header_fields.enabled", "Value": "true"}]}}
+
+
+def target_group(name: str) -> dict:
+    return {"Type": "AWS::ElasticLoadBalancingV2::TargetGroup", "Properties": {
+        "Name": name, "TargetType": "ip", "Protocol": "HTTP", "Port": 3001, "VpcId": {"Ref": "Vpc"},
+        "HealthCheckPath": "/health", "Tags": TAGS,
+        "TargetGroupAttributes": [{"Key": "deregistration_delay.timeout_seconds", "Value": "120"},
+                                  {"Key": "stickiness.enabled", "Value": "true"}]}}
+
+
+def physical(aws, stack: str, logical_id: str) -> str:
+    found = aws.cloudformation.describe_stack_resource(StackName=stack, LogicalResourceId=logical_id)
+    return found["StackResourceDetail"]["PhysicalResourceId"]
+
+
+def elbv2_attributes(aws, stack: str, logical_id: str) -> dict[str, str]:
+    """The attributes of a stack's load balancer or target group, by key."""
+    arn, elbv2 = physical(aws, stack, logical_id), aws.client("elbv2")
+    if ":targetgroup/" in arn:
+        found = elbv2.describe_target_group_attributes(TargetGroupArn=arn)
+    else:
+        found = elbv2.describe_load_balancer_attributes(LoadBalancerArn=arn)
+    return {a["Key"]: a["Value"] for a in found["Attributes"]}
+
+
+def test_a_listener_takes_the_certificate_its_template_requests(aws):
+    def template(name, certificate):
+        return json.dumps(network("10.21.0.0/16", Balancer=balancer(name), Group1=target_group(name), Certificate={
+            "Type": "AWS::CertificateManager::Certificate",
+            "Properties": {"DomainName": "app.example.com", "ValidationMethod": "DNS"}}, Https={
+            "Type": "AWS::ElasticLoadBalancingV2::Listener", "Properties": {
+                "LoadBalancerArn": {"Ref": "Balancer"}, "Port": 443, "Protocol": "HTTPS",
+                "SslPolicy": "ELBSecurityPolicy-TLS13-1-2-2021-06", "Certificates": [{"CertificateArn": certificate}],
+                "DefaultActions": [{"Type": "forward", "TargetGroupArn": {"Ref": "Group1"}}]}}))
+
+    cfn = aws.cloudformation
+    with local.unpatched("listener on a placeholder certificate"), pytest.raises(ClientError, match="CertificateNotFound"):
+        cfn.create_stack(StackName="cert-unpatched", TemplateBody=template("cert-unpatched", {"Ref": "Certificate"}))
+    cfn.create_stack(StackName="cert", TemplateBody=template("cert", {"Ref": "Certificate"}))
+    listener = aws.client("elbv2").describe_listeners(ListenerArns=[physical(aws, "cert", "Https")])["Listeners"][0]
+    assert listener["Certificates"] == [{"CertificateArn": physical(aws, "cert", "Certificate")}]
+    assert local.is_placeholder(listener["Certificates"][0]["CertificateArn"])
+    unknown = "arn:aws:acm:ap-northeast-2:123456789012:certificate/00000000-0000-0000-0000-000000000000"
+    with pytest.raises(ClientError, match="CertificateNotFound"):  # as on AWS
+        cfn.create_stack(StackName="cert-unknown", TemplateBody=template("cert-unknown", unknown))
+
+
+def test_a_load_balancer_takes_its_attributes_and_answers_getatt(aws):
+    outputs_of_interest = {name: {"Value": {"Fn::GetAtt": ["Balancer", name]}}
+                           for name in ("CanonicalHostedZoneID", "LoadBalancerFullName")}
+
+    def template(name):
+        return json.dumps({**network("10.22.0.0/16", Balancer=balancer(name)), "Outputs": outputs_of_interest})
+
+    elbv2, cfn = aws.client("elbv2"), aws.cloudformation
+
+    def attributes(stack):
+        return elbv2_attributes(aws, stack, "Balancer")
+
+    with local.unpatched("load balancer from a template"):
+        cfn.create_stack(StackName="alb-unpatched", TemplateBody=template("alb-unpatched"))
+        unresolved = outputs(aws, "alb-unpatched")
+    assert unresolved == {name: str(value["Value"]) for name, value in outputs_of_interest.items()}  # "{'Fn::GetAtt': ...}"
+    assert "idle_timeout.timeout_seconds" not in attributes("alb-unpatched")
+    cfn.create_stack(StackName="alb", TemplateBody=template("alb"))
+    assert attributes("alb")["idle_timeout.timeout_seconds"] == "3600"
+    assert attributes("alb")["routing.http.drop_invalid_header_fields.enabled"] == "true"
+    arn = physical(aws, "alb", "Balancer")
+    described = elbv2.describe_load_balancers(LoadBalancerArns=[arn])["LoadBalancers"][0]
+    assert outputs(aws, "alb") == {"CanonicalHostedZoneID": described["CanonicalHostedZoneId"],
+                                   "LoadBalancerFullName": arn.split(":loadbalancer/")[1]}
+    assert outputs(aws, "alb")["LoadBalancerFullName"].startswith("app/alb/")
+    assert elbv2.describe_tags(ResourceArns=[arn])["TagDescriptions"][0]["Tags"] == TAGS
+
+
+def test_a_target_group_takes_its_attributes_and_answers_getatt(aws):
+    def template(name):
+        return json.dumps({**network("10.23.0.0/16", Group1=target_group(name)),
+                           "Outputs": {"FullName": {"Value": {"Fn::GetAtt": ["Group1", "TargetGroupFullName"]}}}})
+
+    elbv2, cfn = aws.client("elbv2"), aws.cloudformation
+
+    def attributes(stack):
+        return elbv2_attributes(aws, stack, "Group1")
+
+    with local.unpatched("target group from a template"):
+        cfn.create_stack(StackName="tg-unpatched", TemplateBody=template("tg-unpatched"))
+        assert outputs(aws, "tg-unpatched") == {}  # no GetAtt at all: the stack lost its outputs
+    assert attributes("tg-unpatched")["stickiness.enabled"] == "false"
+    assert attributes("tg-unpatched")["deregistration_delay.timeout_seconds"] == "300"  # moto's default
+    cfn.create_stack(StackName="tg", TemplateBody=template("tg"))
+    assert attributes("tg")["stickiness.enabled"] == "true"
+    assert attributes("tg")["deregistration_delay.timeout_seconds"] == "120"
+    arn = physical(aws, "tg", "Group1")
+    assert outputs(aws, "tg") == {"FullName": "targetgroup/tg/" + arn.rsplit("/", 1)[1]}
+    assert elbv2.describe_tags(ResourceArns=[arn])["TagDescriptions"][0]["Tags"] == TAGS
+
+
+def test_an_ecs_cluster_takes_its_settings(aws):
+    def template(name):
+        return json.dumps({"Resources": {"Cluster": {"Type": "AWS::ECS::Cluster", "Properties": {
+            "ClusterName": name, "ClusterSettings": [{"Name": "containerInsights", "Value": "enabled"}], "Tags": TAGS}}}})
+
+    ecs = aws.client("ecs")
+    with local.unpatched("ECS cluster from a template"):
+        aws.cloudformation.create_stack(StackName="cluster-unpatched", TemplateBody=template("plain-cluster"))
+    aws.cloudformation.create_stack(StackName="cluster", TemplateBody=template("insights-cluster"))
+    plain, insights = ecs.describe_clusters(clusters=["plain-cluster", "insights-cluster"], include=["TAGS"])["clusters"]
+    assert plain["settings"] == [{"name": "containerInsights", "value": "disabled"}]
+    assert insights["settings"] == [{"name": "containerInsights", "value": "enabled"}]
+    assert insights["tags"] == [{"key": "Environment", "value": "dev"}]
+
+
+def fargate_task(family: str) -> dict:
+    return {"Type": "AWS::ECS::TaskDefinition", "Properties": {
+        "Family": family, "Cpu": "512", "Memory": "1024", "NetworkMode": "awsvpc",
+        "RequiresCompatibilities": ["FARGATE"],
+        "RuntimePlatform": {"OperatingSystemFamily": "LINUX", "CpuArchitecture": "X86_64"},
+        "ExecutionRoleArn": "arn:aws:iam::123456789012:role/execution", "Tags": TAGS,
+        "ContainerDefinitions": [{
+            "Name": "app", "Image": {"Fn::Sub": "example/app:${Tag}"}, "Essential": True,
+            "PortMappings": [{"ContainerPort": 3001, "Protocol": "tcp"}],
+            "HealthCheck": {"Command": ["CMD-SHELL", "true"], "Interval": 30, "Timeout": 5, "Retries": 3},
+            "Secrets": [{"Name": "TOKEN", "ValueFrom": "arn:aws:secretsmanager:ap-northeast-2:123456789012:secret:t"}],
+        }]}}
+
+
+def test_a_task_definition_takes_every_property_and_an_update_is_a_new_revision(aws):
+    def template(family):
+        return json.dumps({"Parameters": {"Tag": {"Type": "String"}}, "Resources": {"Task": fargate_task(family)}})
+
+    ecs, cfn = aws.client("ecs"), aws.cloudformation
+
+    def update(stack, family, tag):
+        cfn.update_stack(StackName=stack, TemplateBody=template(family), Parameters=[{"ParameterKey": "Tag", "ParameterValue": tag}])
+
+    for stack in ("task-unpatched", "task"):
+        if stack.endswith("unpatched"):
+            with local.unpatched("task definition from a template"):
+                cfn.create_stack(StackName=stack, TemplateBody=template(stack),
+                                 Parameters=[{"ParameterKey": "Tag", "ParameterValue": "1"}])
+                update(stack, stack, "2")
+        else:
+            cfn.create_stack(StackName=stack, TemplateBody=template(stack), Parameters=[{"ParameterKey": "Tag", "ParameterValue": "1"}])
+            update(stack, stack, "2")
+    plain = ecs.describe_task_definition(taskDefinition="task-unpatched:1")["taskDefinition"]
+    assert plain["networkMode"] == "bridge" and "cpu" not in plain and "runtimePlatform" not in plain
+    updated_plain = ecs.describe_task_definition(taskDefinition="task-unpatched:2")["taskDefinition"]
+    assert "name" not in updated_plain["containerDefinitions"][0]  # CloudFormation's "Name" kept
+    first = ecs.describe_task_definition(taskDefinition="task:1")["taskDefinition"]
+    assert (first["cpu"], first["memory"], first["networkMode"]) == ("512", "1024", "awsvpc")
+    assert first["requiresCompatibilities"] == ["FARGATE"]
+    assert first["runtimePlatform"] == {"operatingSystemFamily": "LINUX", "cpuArchitecture": "X86_64"}
+    assert first["executionRoleArn"] == "arn:aws:iam::123456789012:role/execution"
+    assert first["status"] == "INACTIVE"
+    second = ecs.describe_task_definition(taskDefinition="task:2", include=["TAGS"])
+    container = second["taskDefinition"]["containerDefinitions"][0]
+    assert (container["name"], container["image"]) == ("app", "example/app:2")
+    assert container["healthCheck"]["command"] == ["CMD-SHELL", "true"]
+    assert container["secrets"] == [{"name": "TOKEN", "valueFrom": "arn:aws:secretsmanager:ap-northeast-2:123456789012:secret:t"}]
+    assert second["taskDefinition"]["networkMode"] == "awsvpc" and second["tags"] == [{"key": "Environment", "value": "dev"}]
+    assert physical(aws, "task", "Task") == second["taskDefinition"]["taskDefinitionArn"]
+
+
+def test_an_ecs_service_takes_its_network_load_balancer_and_deployment_settings(aws):
+    def template(name):
+        return json.dumps({"Parameters": {"Tag": {"Type": "String", "Default": "1"}},
+                           **network("10.24.0.0/16", Cluster={"Type": "AWS::ECS::Cluster", "Properties": {"ClusterName": name}},
+                                     Task=fargate_task(name), Group1=target_group(name), Service={
+            "Type": "AWS::ECS::Service", "Properties": {
+                "ServiceName": name, "Cluster": {"Ref": "Cluster"}, "TaskDefinition": {"Ref": "Task"},
+                "LaunchType": "FARGATE", "PlatformVersion": "LATEST", "DesiredCount": 2,
+                "NetworkConfiguration": {"AwsvpcConfiguration": {"Subnets": SUBNETS, "SecurityGroups": [GROUP],
+                                                                 "AssignPublicIp": "DISABLED"}},
+                "LoadBalancers": [{"ContainerName": "app", "ContainerPort": 3001, "TargetGroupArn": {"Ref": "Group1"}}],
+                "HealthCheckGracePeriodSeconds": 60, "PropagateTags": "SERVICE", "EnableECSManagedTags": True,
+                "DeploymentController": {"Type": "ECS"},
+                "DeploymentConfiguration": {"MinimumHealthyPercent": 100, "MaximumPercent": 200,
+                                            "DeploymentCircuitBreaker": {"Enable": True, "Rollback": True}},
+                "Tags": TAGS}})})
+
+    ecs, cfn = aws.client("ecs"), aws.cloudformation
+    with local.unpatched("ECS service from a template"):
+        cfn.create_stack(StackName="service-unpatched", TemplateBody=template("service-unpatched"))
+    cfn.create_stack(StackName="service", TemplateBody=template("service"))
+    plain = ecs.describe_services(cluster="service-unpatched", services=["service-unpatched"])["services"][0]
+    assert plain["launchType"] == "EC2" and plain["networkConfiguration"] == {} and plain["loadBalancers"] == []
+    assert "deploymentConfiguration" not in plain
+    found = ecs.describe_services(cluster="service", services=["service"], include=["TAGS"])["services"][0]
+    assert (found["launchType"], found["platformVersion"], found["desiredCount"]) == ("FARGATE", "LATEST", 2)
+    vpc = found["networkConfiguration"]["awsvpcConfiguration"]
+    assert vpc["subnets"] == [physical(aws, "service", "SubnetA"), physical(aws, "service", "SubnetC")]
+    assert vpc["securityGroups"] == [physical(aws, "service", "Group")] and vpc["assignPublicIp"] == "DISABLED"
+    assert found["loadBalancers"] == [{"containerName": "app", "containerPort": 3001,
+                                       "targetGroupArn": physical(aws, "service", "Group1")}]
+    assert found["deploymentConfiguration"] == {"minimumHealthyPercent": 100, "maximumPercent": 200,
+                                                "deploymentCircuitBreaker": {"enable": True, "rollback": True}}
+    assert found["healthCheckGracePeriodSeconds"] == 60
+    assert (found["propagateTags"], found["enableECSManagedTags"]) == ("SERVICE", True)
+    assert found["tags"] == [{"key": "Environment", "value": "dev"}]
+
+
+def test_a_dns_record_is_made_as_the_route53_api_makes_it(aws):
+    zone = aws.client("route53").create_hosted_zone(Name="example.com", CallerReference="records")["HostedZone"]["Id"]
+
+    def template(name):
+        return json.dumps({"Resources": {"Record": {"Type": "AWS::Route53::RecordSet", "Properties": {
+            "HostedZoneId": zone.rsplit("/", 1)[1], "Name": name, "Type": "A",
+            "AliasTarget": {"DNSName": "lb-1.ap-northeast-2.elb.amazonaws.com", "HostedZoneId": "ZLB",
+                            "EvaluateTargetHealth": False}}}}})
+
+    cfn = aws.cloudformation
+    with local.unpatched("record set from a template"):
+        cfn.create_stack(StackName="record-unpatched", TemplateBody=template("plain.example.com"))
+        cfn.create_stack(StackName="record-elsewhere", TemplateBody=template("app.example.org"))  # not in the zone
+    cfn.create_stack(StackName="record", TemplateBody=template("app.example.com"))
+    records = aws.client("route53").list_resource_record_sets(HostedZoneId=zone)["ResourceRecordSets"]
+    assert {r["Name"] for r in records if r["Type"] == "A"} == {"plain.example.com", "app.example.org", "app.example.com."}
+    alias = next(r for r in records if r["Name"] == "app.example.com.")["AliasTarget"]
+    assert alias == {"DNSName": "lb-1.ap-northeast-2.elb.amazonaws.com", "HostedZoneId": "ZLB", "EvaluateTargetHealth": False}
+    with pytest.raises(ClientError, match="InvalidChangeBatch"):
+        cfn.create_stack(StackName="record-outside", TemplateBody=template("app.example.net"))
+
+
+def test_an_update_that_flips_a_condition_updates_what_chooses_by_it(aws):
+    template = json.dumps({
+        "Parameters": {"Slow": {"Type": "String", "Default": "false"}},
+        "Conditions": {"IsSlow": {"Fn::Equals": [{"Ref": "Slow"}, "true"]}},
+        "Resources": {"Queue": {"Type": "AWS::SQS::Queue", "Properties": {
+            "QueueName": {"Fn::Sub": "${AWS::StackName}-queue"}, "VisibilityTimeout": {"Fn::If": ["IsSlow", 300, 30]}}}},
+    })
+    cfn, sqs = aws.cloudformation, aws.client("sqs")
+
+    def timeout(stack):
+        url = sqs.get_queue_url(QueueName=f"{stack}-queue")["QueueUrl"]
+        return sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["VisibilityTimeout"])["Attributes"]["VisibilityTimeout"]
+
+    def slow(stack):
+        cfn.update_stack(StackName=stack, TemplateBody=template, Parameters=[{"ParameterKey": "Slow", "ParameterValue": "true"}])
+
+    for stack in ("if-unpatched", "if"):
+        cfn.create_stack(StackName=stack, TemplateBody=template)
+    with local.unpatched("Fn::If on a flipped condition"):
+        slow("if-unpatched")
+    slow("if")
+    assert (timeout("if-unpatched"), timeout("if")) == ("30", "300")

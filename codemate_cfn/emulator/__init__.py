@@ -57,6 +57,39 @@ does; tests/test_emulator.py shows each gap with the patch taken out.
   apply to the updated stack.
 - template of a change set: GetTemplate with ChangeSetName gave the
   stack's template (none, for a stack in review), not the change set's.
+- listener on a placeholder certificate: an HTTPS listener on the
+  certificate its template requests (a placeholder: ACM certificates are
+  not modelled) failed with CertificateNotFound; it is created and shows
+  the placeholder as its certificate. An unknown certificate ARN still
+  fails, as on AWS.
+- load balancer from a template: moto dropped LoadBalancerAttributes (idle
+  timeout, access logs, deletion protection, ...), Type, IpAddressType and
+  Tags, and left `GetAtt` CanonicalHostedZoneID and LoadBalancerFullName
+  as the text "{'Fn::GetAtt': [...]}" (a Route 53 alias to the load
+  balancer named that as its zone).
+- target group from a template: TargetGroupAttributes (deregistration
+  delay, stickiness), HealthCheckEnabled, ProtocolVersion, IpAddressType
+  and Tags were dropped, and any `GetAtt` (TargetGroupFullName, ...) failed,
+  which cost the stack all its outputs.
+- ECS cluster from a template: ClusterSettings (Container Insights),
+  Configuration, capacity providers and Tags were dropped.
+- task definition from a template: moto kept the family, containers,
+  volumes and memory only, so a Fargate definition read back as EC2 with
+  bridge networking, no CPU, runtime platform, roles or tags; an update
+  registered its revision with CloudFormation's capitalised keys. As on
+  AWS, every change registers a new revision and retires the old one.
+- ECS service from a template: moto kept cluster, name, task definition
+  and desired count only (an EC2 service outside any VPC); the launch type,
+  platform version, network configuration, load balancers, deployment
+  controller and configuration (circuit breaker), health check grace
+  period, tag propagation, managed tags and tags now apply.
+- record set from a template: moto added the record as written (no
+  trailing dot, not checked against its zone); it is made through
+  ChangeResourceRecordSets, as CloudFormation makes it.
+- Fn::If on a flipped condition: an update that flips a condition left
+  the resources whose properties choose by it (`Fn::If`) as they were
+  (turning CloudFront on left the site's DNS record on the load balancer);
+  they are updated, as on AWS.
 
 Left open, because the success path does not need them: change sets
 carry no Modify/Replacement detail and no nested change sets (deploy's
@@ -64,7 +97,11 @@ offline prediction stands in); nothing fails or rolls back (failures are
 tested with recorded AWS responses); stack policies are stored, not
 enforced; updates of types moto cannot update are not applied;
 ListChangeSets lists the change sets of every stack (callers filter by
-StackId).
+StackId). Updates of load balancers, target groups, clusters and services
+apply what moto's own updates apply (a service's task definition and
+count), not their attributes or settings. A load balancer's canonical
+hosted zone is moto's Z2P70J7EXAMPLE (in DescribeLoadBalancers and
+`GetAtt` alike), not the region's.
 
 moto is imported only when the emulator starts: it is an optional
 dependency (`pip install codemate-cfn[emulator]`).
@@ -675,6 +712,299 @@ def _patch_change_set_template():
     return [(CloudFormationResponse, "get_template", get_template)]
 
 
+def _patch_placeholder_certificate():
+    """A listener on a certificate that is a placeholder (one the template
+    requests from ACM, which the emulator does not model) is created, showing
+    the placeholder as its certificate; moto looked it up in its ACM and
+    failed (CertificateNotFound). Any other unknown certificate still fails,
+    as on AWS."""
+    from moto.elbv2 import models as elbv2
+
+    register, exists = _raw(elbv2, "register_certificate"), _raw(elbv2.ELBv2Backend, "_certificate_exists")
+
+    def register_certificate(account_id, region, arn_certificate, arn_user):
+        if not is_placeholder(arn_certificate):
+            register(account_id, region, arn_certificate, arn_user)
+
+    def _certificate_exists(self, certificate_arn):
+        return is_placeholder(certificate_arn) or exists(self, certificate_arn)
+
+    return [(elbv2, "register_certificate", register_certificate),
+            (elbv2.ELBv2Backend, "_certificate_exists", _certificate_exists)]
+
+
+def _elbv2_attributes(pairs) -> dict[str, str]:
+    """CloudFormation's [{Key, Value}] attributes as ELBv2's API keeps them."""
+    return {pair["Key"]: str(pair["Value"]).lower() if isinstance(pair["Value"], bool) else str(pair["Value"])
+            for pair in pairs or []}
+
+
+def _patch_load_balancer_from_template():
+    """A load balancer declared in a template gets its attributes (idle
+    timeout, access logs, deletion protection, ...), type, IP address type
+    and tags, which moto dropped; and `GetAtt` gives CanonicalHostedZoneID,
+    LoadBalancerFullName and SecurityGroups, which moto left as the text
+    "{'Fn::GetAtt': [...]}" (a DNS alias to the load balancer named that as
+    its zone)."""
+    from moto.elbv2.models import FakeLoadBalancer, elbv2_backends
+
+    original_attribute = _raw(FakeLoadBalancer, "get_cfn_attribute")
+
+    def create_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
+        properties = cloudformation_json["Properties"]
+        backend = elbv2_backends[account_id][region_name]
+        balancer = backend.create_load_balancer(
+            resource_name, properties.get("SecurityGroups") or [], properties.get("Subnets") or [],
+            subnet_mappings=properties.get("SubnetMappings"), scheme=properties.get("Scheme", "internet-facing"),
+            loadbalancer_type=properties.get("Type", "application"),
+            ip_address_type=properties.get("IpAddressType", "ipv4"), tags=properties.get("Tags"),
+        )
+        attributes = _elbv2_attributes(properties.get("LoadBalancerAttributes"))
+        if attributes:
+            backend.modify_load_balancer_attributes(balancer.arn, attributes)
+        return balancer
+
+    def has_cfn_attr(cls, attr: str) -> bool:
+        return attr in ("CanonicalHostedZoneID", "DNSName", "LoadBalancerArn", "LoadBalancerFullName",
+                        "LoadBalancerName", "SecurityGroups")
+
+    def get_cfn_attribute(self, attribute_name: str):
+        if attribute_name == "CanonicalHostedZoneID":
+            return self.canonical_hosted_zone_id  # what DescribeLoadBalancers shows
+        if attribute_name == "LoadBalancerFullName":
+            return self.arn.split(":loadbalancer/", 1)[1]  # app/<name>/<id>
+        if attribute_name == "LoadBalancerArn":
+            return self.arn
+        if attribute_name == "SecurityGroups":
+            return list(self.security_groups)
+        return original_attribute(self, attribute_name)
+
+    return [
+        (FakeLoadBalancer, "create_from_cloudformation_json", classmethod(create_from_cloudformation_json)),
+        (FakeLoadBalancer, "has_cfn_attr", classmethod(has_cfn_attr)),
+        (FakeLoadBalancer, "get_cfn_attribute", get_cfn_attribute),
+    ]
+
+
+def _patch_target_group_from_template():
+    """A target group declared in a template gets its attributes
+    (deregistration delay, stickiness, ...), HealthCheckEnabled, protocol
+    version, IP address type and tags, which moto dropped; and `GetAtt`
+    gives TargetGroupFullName, TargetGroupName, TargetGroupArn and
+    LoadBalancerArns (moto had no attribute at all, and the stack lost its
+    outputs)."""
+    from moto.cloudformation.exceptions import UnformattedGetAttTemplateException
+    from moto.elbv2.models import FakeTargetGroup, elbv2_backends
+
+    def create_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
+        properties = cloudformation_json["Properties"]
+        backend = elbv2_backends[account_id][region_name]
+        enabled = properties.get("HealthCheckEnabled")
+        group = backend.create_target_group(
+            name=resource_name, vpc_id=properties.get("VpcId"), protocol=properties.get("Protocol"),
+            port=properties.get("Port"), protocol_version=properties.get("ProtocolVersion"),
+            healthcheck_protocol=properties.get("HealthCheckProtocol"),
+            healthcheck_port=properties.get("HealthCheckPort"), healthcheck_path=properties.get("HealthCheckPath"),
+            healthcheck_interval_seconds=properties.get("HealthCheckIntervalSeconds"),
+            healthcheck_timeout_seconds=properties.get("HealthCheckTimeoutSeconds"),
+            healthcheck_enabled=None if enabled is None else str(enabled).lower(),
+            healthy_threshold_count=properties.get("HealthyThresholdCount"),
+            unhealthy_threshold_count=properties.get("UnhealthyThresholdCount"),
+            matcher=properties.get("Matcher"), target_type=properties.get("TargetType"),
+            ip_address_type=properties.get("IpAddressType"), tags=properties.get("Tags"),
+        )
+        attributes = _elbv2_attributes(properties.get("TargetGroupAttributes"))
+        if attributes:
+            backend.modify_target_group_attributes(group.arn, attributes)
+        return group
+
+    def has_cfn_attr(cls, attr: str) -> bool:
+        return attr in ("LoadBalancerArns", "TargetGroupArn", "TargetGroupFullName", "TargetGroupName")
+
+    def get_cfn_attribute(self, attribute_name: str):
+        values = {"LoadBalancerArns": lambda: list(dict.fromkeys(self.load_balancer_arns)),
+                  "TargetGroupArn": lambda: self.arn,
+                  "TargetGroupFullName": lambda: self.arn.split(":", 5)[5],  # targetgroup/<name>/<id>
+                  "TargetGroupName": lambda: self.name}
+        if attribute_name not in values:
+            raise UnformattedGetAttTemplateException()
+        return values[attribute_name]()
+
+    return [
+        (FakeTargetGroup, "create_from_cloudformation_json", classmethod(create_from_cloudformation_json)),
+        (FakeTargetGroup, "has_cfn_attr", classmethod(has_cfn_attr)),
+        (FakeTargetGroup, "get_cfn_attribute", get_cfn_attribute),
+    ]
+
+
+def _camel_tree(value):
+    """CloudFormation's PascalCase keys, at every depth, as ECS's API names
+    them ({"AwsvpcConfiguration": {"AssignPublicIp": ...}} ->
+    {"awsvpcConfiguration": {"assignPublicIp": ...}}); None stays None."""
+    from moto.core.utils import pascal_to_camelcase, remap_nested_keys
+
+    return None if value is None else remap_nested_keys(value, pascal_to_camelcase)
+
+
+def _ecs_tags(tags):
+    return [{"key": tag["Key"], "value": tag["Value"]} for tag in tags] if tags else None
+
+
+def _patch_ecs_cluster_from_template():
+    """An ECS cluster declared in a template gets its settings (Container
+    Insights), configuration, capacity providers and tags; moto made a bare
+    cluster with Container Insights disabled."""
+    from moto.ecs.models import Cluster, ecs_backends
+
+    def create_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
+        properties = cloudformation_json.get("Properties") or {}
+        return ecs_backends[account_id][region_name].create_cluster(
+            cluster_name=resource_name, tags=_ecs_tags(properties.get("Tags")),
+            cluster_settings=_camel_tree(properties.get("ClusterSettings")),
+            configuration=_camel_tree(properties.get("Configuration")),
+            capacity_providers=properties.get("CapacityProviders"),
+            default_capacity_provider_strategy=_camel_tree(properties.get("DefaultCapacityProviderStrategy")),
+        )
+
+    return [(Cluster, "create_from_cloudformation_json", classmethod(create_from_cloudformation_json))]
+
+
+def _patch_task_definition_from_template():
+    """A task definition declared in a template is registered with all its
+    properties: moto kept the family, containers, volumes and memory only
+    (no CPU, network mode, Fargate compatibility, runtime platform, roles or
+    tags), and an update registered the new revision with CloudFormation's
+    capitalised keys, which the API never shows."""
+    from moto.ecs.models import TaskDefinition, ecs_backends
+
+    def create_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
+        properties = cloudformation_json["Properties"]
+        return ecs_backends[account_id][region_name].register_task_definition(
+            family=properties.get("Family") or resource_name,
+            container_definitions=_camel_tree(properties.get("ContainerDefinitions", [])),
+            volumes=_camel_tree(properties.get("Volumes", [])),
+            network_mode=properties.get("NetworkMode"),
+            tags=_ecs_tags(properties.get("Tags")),
+            placement_constraints=_camel_tree(properties.get("PlacementConstraints")),
+            requires_compatibilities=properties.get("RequiresCompatibilities"),
+            cpu=properties.get("Cpu"),
+            memory=properties.get("Memory"),
+            task_role_arn=properties.get("TaskRoleArn"),
+            execution_role_arn=properties.get("ExecutionRoleArn"),
+            proxy_configuration=_camel_tree(properties.get("ProxyConfiguration")),
+            runtime_platform=_camel_tree(properties.get("RuntimePlatform")),
+            ipc_mode=properties.get("IpcMode"),
+            pid_mode=properties.get("PidMode"),
+            ephemeral_storage=_camel_tree(properties.get("EphemeralStorage")),
+        )
+
+    def update_from_cloudformation_json(cls, original_resource, new_resource_name, cloudformation_json,
+                                        account_id, region_name):
+        # a task definition cannot change: AWS registers a new revision and retires the old one
+        ecs_backends[account_id][region_name].deregister_task_definition(original_resource.arn)
+        return cls.create_from_cloudformation_json(new_resource_name, cloudformation_json, account_id, region_name)
+
+    return [
+        (TaskDefinition, "create_from_cloudformation_json", classmethod(create_from_cloudformation_json)),
+        (TaskDefinition, "update_from_cloudformation_json", classmethod(update_from_cloudformation_json)),
+    ]
+
+
+def _patch_ecs_service_from_template():
+    """An ECS service declared in a template gets its launch type, platform
+    version, network configuration, load balancers, deployment controller
+    and configuration (circuit breaker included), health check grace
+    period, tag propagation and tags; moto made an EC2 service with none of
+    them."""
+    from moto.ecs.models import Service, ecs_backends
+
+    def create_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
+        properties = cloudformation_json["Properties"]
+        count = properties.get("DesiredCount")
+        task = properties.get("TaskDefinition")
+        service = ecs_backends[account_id][region_name].create_service(
+            getattr(properties["Cluster"], "name", properties["Cluster"]), resource_name,
+            None if count is None else int(count),
+            task_definition_str=getattr(task, "arn", task),
+            load_balancers=_camel_tree(properties.get("LoadBalancers")),
+            scheduling_strategy=properties.get("SchedulingStrategy"),
+            tags=_ecs_tags(properties.get("Tags")),
+            deployment_controller=_camel_tree(properties.get("DeploymentController")),
+            launch_type=properties.get("LaunchType"),
+            service_registries=_camel_tree(properties.get("ServiceRegistries")),
+            platform_version=properties.get("PlatformVersion"),
+            propagate_tags=properties.get("PropagateTags") or "NONE",
+            network_configuration=_camel_tree(properties.get("NetworkConfiguration")),
+            role_arn=properties.get("Role"),
+        )
+        # what moto's service does not take, kept where DescribeServices reads it
+        service.deployment_configuration = _camel_tree(properties.get("DeploymentConfiguration"))
+        service.health_check_grace_period_seconds = properties.get("HealthCheckGracePeriodSeconds")
+        service.enable_ecs_managed_tags = properties.get("EnableECSManagedTags")
+        service.enable_execute_command = properties.get("EnableExecuteCommand")
+        return service
+
+    return [(Service, "create_from_cloudformation_json", classmethod(create_from_cloudformation_json))]
+
+
+def _patch_record_set_from_template():
+    """A DNS record declared in a template is made as ChangeResourceRecordSets
+    makes it (CloudFormation calls it): its name ends with a dot and must lie
+    in the zone. moto added it as written, without the dot a record made
+    through the API gets, and unchecked."""
+    from moto.route53.models import RecordSet, route53_backends
+    from moto.utilities.utils import get_partition
+
+    def create_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
+        properties = cloudformation_json["Properties"]
+        backend = route53_backends[account_id][get_partition(region_name)]
+        zone = backend.get_hosted_zone_by_name(properties["HostedZoneName"]) if properties.get("HostedZoneName") \
+            else backend.get_hosted_zone(properties["HostedZoneId"])
+        record = {**properties, "Name": resource_name}  # the zone's ID or name stays: deleting the record needs it
+        if "ResourceRecords" in record:
+            record["ResourceRecords"] = [{"Value": value} for value in record["ResourceRecords"]]
+        backend.change_resource_record_sets(zone.id, [{"Action": "CREATE", "ResourceRecordSet": record}])
+        return next(r for r in reversed(zone.rrsets) if r.name == record["Name"] and r.type == record["Type"])
+
+    return [(RecordSet, "create_from_cloudformation_json", classmethod(create_from_cloudformation_json))]
+
+
+def _if_conditions(value) -> set[str]:
+    """The conditions every `Fn::If` in `value` chooses by."""
+    if isinstance(value, list):
+        return set().union(*map(_if_conditions, value)) if value else set()
+    if not isinstance(value, dict):
+        return set()
+    found = {value["Fn::If"][0]} if isinstance(value.get("Fn::If"), list) else set()
+    return found.union(*map(_if_conditions, value.values()))
+
+
+def _patch_if_on_a_flipped_condition():
+    """An update that flips a condition updates the resources whose
+    properties choose by it (`Fn::If`), as their values change; moto
+    updated a resource only when its template text or a parameter it names
+    changed, so turning CloudFront on left the site's DNS record on the load
+    balancer."""
+    from moto.cloudformation import parsing
+
+    original = _raw(parsing.ResourceMap, "update")
+
+    def update(self, template, parameters=None):
+        before = {name: value for name, value in dict.items(getattr(self, "lazy_condition_map", {}))
+                  if isinstance(value, bool)}
+        updated_anyway = set(self.build_resource_diff(template, parameters)["Modify"])
+        original(self, template, parameters)
+        flipped = {name for name in template.get("Conditions", {})
+                   if name in before and before[name] != self.lazy_condition_map[name]}
+        for logical_id, resource in template["Resources"].items():
+            if (logical_id in self._parsed_resources and logical_id not in updated_anyway
+                    and flipped & _if_conditions(resource.get("Properties"))):
+                self._parsed_resources[logical_id] = parsing.parse_and_update_resource(
+                    logical_id, resource, self, self._account_id, self._region_name)
+
+    return [(parsing.ResourceMap, "update", update)]
+
+
 PATCHES = {
     "nested outputs": _patch_nested_outputs,
     "outputs after a change set": _patch_outputs_after_change_set,
@@ -695,6 +1025,14 @@ PATCHES = {
     "change sets on a stack in review": _patch_change_sets_in_review,
     "other change sets go on execution": _patch_other_change_sets_go,
     "template of a change set": _patch_change_set_template,
+    "listener on a placeholder certificate": _patch_placeholder_certificate,
+    "load balancer from a template": _patch_load_balancer_from_template,
+    "target group from a template": _patch_target_group_from_template,
+    "ECS cluster from a template": _patch_ecs_cluster_from_template,
+    "task definition from a template": _patch_task_definition_from_template,
+    "ECS service from a template": _patch_ecs_service_from_template,
+    "record set from a template": _patch_record_set_from_template,
+    "Fn::If on a flipped condition": _patch_if_on_a_flipped_condition,
 }
 _installed: dict[str, list[tuple[object, str, object, object]]] = {}  # name -> (owner, attr, original, new)
 

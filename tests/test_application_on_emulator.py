@@ -1,0 +1,379 @@
+"""The whole application on the local AWS emulator: params/dev.json and
+params/prod.json deployed as committed (no image pushed yet, so no service)
+and with image tags set (the services, their task definitions and auto
+scaling; prod also with CloudFront), then read back through the AWS API
+(ELBv2, ECS, Route 53, CloudWatch Logs, IAM) against CodeMate's design.
+The expected values are the design's, written out here, never taken from
+the emulator's answers. What the emulator does not model (ACM, CloudFront,
+Application Auto Scaling, Secrets Manager, bucket policies) must be listed
+as not emulated, never shown as created.
+
+One deploy per scenario and parameter file (class-scoped fixtures), each on
+the emulator as a fresh account, read back by several tests."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+
+from codemate_cfn.cli.common import not_emulated
+from codemate_cfn.compile import layout
+from codemate_cfn.deploy import lookups
+from codemate_cfn.deploy import stack as stack_reads
+from codemate_cfn.emulator import is_placeholder
+from deploy_support import REGION, Recorder, client_for, params_file, run_deploy
+from emulator_fixtures import account
+
+pytest_plugins = ["emulator_fixtures"]
+
+ZONE = "code1398.io"
+IMAGE_TAG = "abc1234"
+CLOUDFRONT_CERTIFICATE = "arn:aws:acm:us-east-1:123456789012:certificate/0f1e2d3c-4b5a-6978-8695-a4b3c2d1e0f9"
+CLOUDFRONT_ZONE = "Z2FDTNDATAQYW2"  # every CloudFront alias record's hosted zone
+
+
+@dataclass(frozen=True)
+class Design:
+    """What CodeMate's design says of one environment."""
+
+    env: str
+    domain: str
+    alb_deletion_protection: str
+    desired: dict[str, int]  # service -> desired task count
+
+
+DESIGN = {
+    "dev": Design("dev", "codemate-dev.code1398.io", "false", {"frontend": 1, "backend": 1}),
+    "prod": Design("prod", "codemate.code1398.io", "true", {"frontend": 2, "backend": 2}),
+}
+# Listeners and target groups
+TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
+HEALTH = {"HealthyThresholdCount": 2, "UnhealthyThresholdCount": 3, "HealthCheckIntervalSeconds": 30}
+SERVICES = {  # service -> container port, health check path, CPU units, memory MiB
+    "frontend": (3000, "/api/health", "512", "1024"),
+    "backend": (3001, "/health", "1024", "2048"),
+}
+BACKEND_PATHS = {"/api/*", "/socket.io/*"}
+# What each container is told: plain settings in `environment`, secrets only
+# by reference in `secrets` (name -> the data layer's secret, JSON key or None).
+ENVIRONMENT = {
+    "frontend": {"NODE_ENV", "PORT", "HOSTNAME", "NEXTAUTH_URL"},
+    "backend": {"DATABASE_HOST", "DATABASE_PORT", "DATABASE_NAME", "DATABASE_SSL", "NODE_ENV", "PORT", "REDIS_HOST",
+                "REDIS_PORT", "REDIS_TLS", "REDIS_CLUSTER_MODE", "AWS_S3_BUCKET", "AWS_REGION", "NEXTAUTH_URL"},
+    "migrate": {"DATABASE_HOST", "DATABASE_PORT", "DATABASE_NAME", "DATABASE_SSL", "NODE_ENV"},
+}
+DATABASE_SECRETS = {"DATABASE_USER": ("DatabaseSecret", "username"), "DATABASE_PASSWORD": ("DatabaseSecret", "password")}
+SECRETS = {
+    "frontend": {"NEXTAUTH_SECRET": ("NextAuthSecret", None), "GITHUB_CLIENT_ID": ("GithubOAuthSecret", "client_id"),
+                 "GITHUB_CLIENT_SECRET": ("GithubOAuthSecret", "client_secret")},
+    "backend": {**DATABASE_SECRETS, "REDIS_PASSWORD": ("RedisAuthTokenSecret", None),
+                "ANTHROPIC_API_KEY": ("AnthropicSecret", None), "NEXTAUTH_SECRET": ("NextAuthSecret", None)},
+    "migrate": DATABASE_SECRETS,
+}
+MIGRATION_COMMAND = ["npm", "run", "typeorm", "migration:run"]
+
+
+@dataclass
+class App:
+    """One deployed scenario: the clients, the design it is read against,
+    every stack resource by "label/LogicalId", and what the deploy listed
+    as not emulated."""
+
+    aws: object
+    design: Design
+    zone_id: str
+    resources: dict[str, dict]
+    not_emulated: list[str]
+    outputs: dict[str, str]
+
+    @property
+    def env(self) -> str:
+        return self.design.env
+
+    def physical(self, name: str) -> str:
+        return self.resources[name]["PhysicalResourceId"]
+
+    def client(self, service: str):
+        return self.aws.client(service)
+
+
+def deploy(emulator, project, catalogue, templates, env: str, **overrides) -> App:
+    """params/<env>.json (with `overrides`) deployed on the emulator as a
+    fresh account, which holds the site's public hosted zone: the deploy
+    finds its ID (HostedZoneId is empty in the file)."""
+    aws = client_for(account(emulator).url)
+    [zone] = lookups.zones_named(aws.route53, f"{ZONE}.")
+    params = params_file(project, catalogue, env, **overrides)
+    assert params.parameters["HostedZoneId"] == ""
+    result = run_deploy(aws, templates, params, catalogue, Recorder())
+    assert result.outcome == "deployed"
+    labels = layout.nested_names(templates["root"])
+    stack_id = result.change_set.stack_id
+    resources = {f"{r['Label']}/{r['LogicalResourceId']}": r
+                 for r in stack_reads.all_resources(aws.cloudformation, stack_id, labels)}
+    return App(aws, DESIGN[env], lookups.zone_id(zone), resources, not_emulated(aws, stack_id, labels),
+               {o["OutputKey"]: o["OutputValue"] for o in result.outputs})
+
+
+ENVIRONMENTS = sorted(DESIGN)
+
+
+@pytest.fixture(scope="class", params=ENVIRONMENTS)
+def committed(request, emulator, project, catalogue, templates) -> App:
+    """The parameter file as committed: no image tag, so no service yet."""
+    return deploy(emulator, project, catalogue, templates, request.param)
+
+
+@pytest.fixture(scope="class", params=ENVIRONMENTS)
+def running(request, emulator, project, catalogue, templates) -> App:
+    """The parameter file with both image tags set; prod with CloudFront on."""
+    extra = {"EnableCloudFront": "true", "CloudFrontCertificateArn": CLOUDFRONT_CERTIFICATE} if request.param == "prod" else {}
+    return deploy(emulator, project, catalogue, templates, request.param,
+                  FrontendImageTag=IMAGE_TAG, BackendImageTag=IMAGE_TAG, **extra)
+
+
+def listed(app: App) -> set[str]:
+    """"label/LogicalId" of what the deploy listed as not emulated."""
+    return {line.split(" ")[0] for line in app.not_emulated}
+
+
+def log_groups_and_roles_exist(app: App) -> None:
+    logs, iam = app.client("logs"), app.client("iam")
+    for service in SERVICES:
+        name = f"/aws/ecs/codemate-{service}-{app.env}"
+        assert [g["logGroupName"] for g in logs.describe_log_groups(logGroupNamePrefix=name)["logGroups"]] == [name]
+    for role in (f"codemate-ecs-execution-{app.env}", f"codemate-backend-task-{app.env}"):
+        trust = iam.get_role(RoleName=role)["Role"]["AssumeRolePolicyDocument"]["Statement"]
+        assert [s["Principal"] for s in trust] == [{"Service": "ecs-tasks.amazonaws.com"}]
+
+
+class TestAsCommitted:
+    """Before the first image: the cluster, log groups and roles, and no
+    service, task definition or scaling."""
+
+    def test_no_service_task_definition_or_scaling_exists(self, committed):
+        ecs = committed.client("ecs")
+        assert ecs.list_services(cluster=f"codemate-cluster-{committed.env}")["serviceArns"] == []
+        assert ecs.list_task_definitions()["taskDefinitionArns"] == []
+        services = {name.split("/")[1] for name in committed.resources if name.startswith("services/")}
+        assert not services & {"FrontendService", "BackendService", "FrontendTaskDefinition",
+                               "BackendTaskDefinition", "MigrationTaskDefinition", "FrontendScalableTarget",
+                               "BackendScalableTarget"}
+        assert (committed.outputs["FrontendServiceName"], committed.outputs["BackendServiceName"]) == ("", "")
+
+    def test_the_cluster_log_groups_and_roles_exist(self, committed):
+        cluster = committed.client("ecs").describe_clusters(clusters=[f"codemate-cluster-{committed.env}"])["clusters"]
+        assert [c["status"] for c in cluster] == ["ACTIVE"]
+        log_groups_and_roles_exist(committed)
+
+    def test_the_load_balancer_is_there_already(self, committed):
+        found = committed.client("elbv2").describe_load_balancers(Names=[f"codemate-alb-{committed.env}"])
+        assert len(found["LoadBalancers"]) == 1
+
+    def test_not_emulated_lists_the_certificate_secrets_and_bucket_policies_and_no_scaling(self, committed):
+        names = listed(committed)
+        assert "edge/Certificate" in names  # no CertificateArn in the file: the edge layer requests one
+        assert {"data/DatabaseSecret", "data/NextAuthSecret", "data/AnthropicSecret", "data/GithubOAuthSecret",
+                "data/RedisAuthTokenSecret"} <= names
+        assert {"edge/StaticBucketPolicy", "storage/LogsBucketPolicy"} <= names
+        assert not any(line.startswith(("services/", "edge/Distribution")) for line in names)  # absent, not stand-ins
+
+
+class TestWithImages:
+    """Both image tags set (prod with CloudFront): the whole application."""
+
+    def load_balancer(self, app: App) -> dict:
+        found = app.client("elbv2").describe_load_balancers(Names=[f"codemate-alb-{app.env}"])["LoadBalancers"]
+        assert len(found) == 1
+        return found[0]
+
+    def target_groups(self, app: App) -> dict[str, dict]:
+        """service -> its target group, told apart by port."""
+        by_port = {g["Port"]: g for g in app.client("elbv2").describe_target_groups()["TargetGroups"]}
+        assert len(by_port) == len(SERVICES)
+        return {service: by_port[port] for service, (port, *_rest) in SERVICES.items()}
+
+    def listeners(self, app: App) -> dict[int, dict]:
+        arn = self.load_balancer(app)["LoadBalancerArn"]
+        return {lis["Port"]: lis for lis in app.client("elbv2").describe_listeners(LoadBalancerArn=arn)["Listeners"]}
+
+    def task_definition(self, app: App, family: str) -> dict:
+        return app.client("ecs").describe_task_definition(taskDefinition=f"codemate-{family}-{app.env}")["taskDefinition"]
+
+    def test_the_load_balancer_is_internet_facing_in_both_public_subnets_behind_its_security_group(self, running):
+        alb = self.load_balancer(running)
+        assert (alb["Type"], alb["Scheme"], alb["IpAddressType"]) == ("application", "internet-facing", "ipv4")
+        public = {running.physical(f"network/PublicSubnet{az}") for az in ("2a", "2c")}
+        assert {z["SubnetId"] for z in alb["AvailabilityZones"]} == public
+        assert sorted(z["ZoneName"] for z in alb["AvailabilityZones"]) == ["ap-northeast-2a", "ap-northeast-2c"]
+        assert alb["SecurityGroups"] == [running.physical("security/AlbSecurityGroup")]
+        assert alb["VpcId"] == running.physical("network/Vpc")
+
+    def test_the_load_balancer_attributes_are_the_designs(self, running):
+        arn = self.load_balancer(running)["LoadBalancerArn"]
+        found = running.client("elbv2").describe_load_balancer_attributes(LoadBalancerArn=arn)["Attributes"]
+        attributes = {a["Key"]: a["Value"] for a in found}
+        assert attributes["idle_timeout.timeout_seconds"] == "3600"  # Socket.IO's long-lived connections
+        assert attributes["routing.http.drop_invalid_header_fields.enabled"] == "true"
+        assert attributes["access_logs.s3.enabled"] == "true"
+        assert attributes["access_logs.s3.bucket"] == running.physical("storage/LogsBucket")
+        assert attributes["access_logs.s3.prefix"] == "alb"
+        assert attributes["deletion_protection.enabled"] == running.design.alb_deletion_protection
+
+    def test_https_forwards_to_the_frontend_and_http_redirects_to_https(self, running):
+        listeners, groups = self.listeners(running), self.target_groups(running)
+        assert set(listeners) == {443, 80}
+        https, http = listeners[443], listeners[80]
+        assert (https["Protocol"], https["SslPolicy"]) == ("HTTPS", TLS_POLICY)
+        # no CertificateArn in the file: the certificate the edge layer requests, which ACM here only stands in for
+        assert https["Certificates"] == [{"CertificateArn": running.physical("edge/Certificate")}]
+        assert is_placeholder(https["Certificates"][0]["CertificateArn"])
+        assert https["DefaultActions"] == [{"Type": "forward", "TargetGroupArn": groups["frontend"]["TargetGroupArn"]}]
+        assert http["Protocol"] == "HTTP"
+        assert http["DefaultActions"] == [{"Type": "redirect", "RedirectConfig": {
+            "Protocol": "HTTPS", "Port": "443", "StatusCode": "HTTP_301"}}]
+
+    def test_the_api_and_socket_io_paths_go_to_the_backend(self, running):
+        https = self.listeners(running)[443]
+        rules = running.client("elbv2").describe_rules(ListenerArn=https["ListenerArn"])["Rules"]
+        backend = self.target_groups(running)["backend"]["TargetGroupArn"]
+        paths = {}
+        for rule in rules:
+            if rule["IsDefault"]:
+                continue
+            [condition] = rule["Conditions"]
+            assert condition["Field"] == "path-pattern"
+            [path] = condition["PathPatternConfig"]["Values"]
+            paths[path] = rule["Actions"]
+        assert set(paths) == BACKEND_PATHS
+        assert all(actions == [{"Type": "forward", "TargetGroupArn": backend}] for actions in paths.values())
+
+    def test_the_target_groups_check_each_services_health_and_only_the_backend_is_sticky(self, running):
+        elbv2 = running.client("elbv2")
+        for service, group in self.target_groups(running).items():
+            port, path, *_ = SERVICES[service]
+            assert (group["TargetType"], group["Protocol"], group["Port"]) == ("ip", "HTTP", port)
+            assert (group["HealthCheckProtocol"], group["HealthCheckPath"]) == ("HTTP", path)
+            assert {key: group[key] for key in HEALTH} == HEALTH
+            assert group["VpcId"] == running.physical("network/Vpc")
+            found = elbv2.describe_target_group_attributes(TargetGroupArn=group["TargetGroupArn"])["Attributes"]
+            attributes = {a["Key"]: a["Value"] for a in found}
+            assert attributes["deregistration_delay.timeout_seconds"] == "300"
+            assert attributes["stickiness.enabled"] == ("true" if service == "backend" else "false")
+            if service == "backend":  # Socket.IO's polling fallback stays on one task
+                assert attributes["stickiness.type"] == "lb_cookie"
+
+    def test_the_cluster_has_container_insights(self, running):
+        [cluster] = running.client("ecs").describe_clusters(clusters=[f"codemate-cluster-{running.env}"])["clusters"]
+        assert cluster["status"] == "ACTIVE"
+        assert {"name": "containerInsights", "value": "enabled"} in cluster["settings"]
+
+    def test_the_task_definitions_are_fargate_sized_checked_and_logged_with_secrets_by_reference(self, running):
+        for service, (port, path, cpu, memory) in SERVICES.items():
+            task = self.task_definition(running, service)
+            assert (task["cpu"], task["memory"]) == (cpu, memory)
+            assert (task["networkMode"], task["requiresCompatibilities"]) == ("awsvpc", ["FARGATE"])
+            assert task["executionRoleArn"].endswith(f":role/codemate-ecs-execution-{running.env}")
+            [container] = task["containerDefinitions"]
+            assert container["name"] == service
+            assert container["image"].endswith(f"/codemate-{service}-{running.env}:{IMAGE_TAG}")
+            assert container["portMappings"] == [{"containerPort": port, "protocol": "tcp"}]
+            command = container["healthCheck"]["command"]
+            assert command[0] == "CMD-SHELL" and f"http://localhost:{port}{path}" in command[1]
+            environment = {e["name"]: e["value"] for e in container["environment"]}
+            assert set(environment) == ENVIRONMENT[service]
+            assert (environment["NODE_ENV"], environment["PORT"]) == ("production", str(port))
+            assert environment["NEXTAUTH_URL"] == f"https://{running.design.domain}"
+            self.secrets_are_references(running, container, service)
+            assert container["logConfiguration"] == {"logDriver": "awslogs", "options": {
+                "awslogs-group": f"/aws/ecs/codemate-{service}-{running.env}", "awslogs-region": REGION,
+                "awslogs-stream-prefix": service}}
+        backend = self.task_definition(running, "backend")
+        assert backend["taskRoleArn"].endswith(f":role/codemate-backend-task-{running.env}")
+
+    def secrets_are_references(self, app: App, container: dict, family: str) -> None:
+        """Each secret comes from the data layer's secret by reference (its
+        ARN on AWS, a stand-in here), and no secret is in `environment`."""
+        expected = {}
+        for name, (secret, key) in SECRETS[family].items():
+            reference = app.physical(f"data/{secret}")
+            expected[name] = f"{reference}:{key}::" if key else reference
+        assert {s["name"]: s["valueFrom"] for s in container["secrets"]} == expected
+        assert not {e["name"] for e in container["environment"]} & set(expected)
+
+    def test_the_migration_task_runs_typeorm_on_the_backend_image(self, running):
+        task = self.task_definition(running, "migrate")
+        assert (task["networkMode"], task["requiresCompatibilities"]) == ("awsvpc", ["FARGATE"])
+        [container] = task["containerDefinitions"]
+        assert container["command"] == MIGRATION_COMMAND
+        assert container["image"].endswith(f"/codemate-backend-{running.env}:{IMAGE_TAG}")
+        assert {e["name"] for e in container["environment"]} == ENVIRONMENT["migrate"]
+        self.secrets_are_references(running, container, "migrate")
+        options = container["logConfiguration"]["options"]
+        assert options["awslogs-group"] == f"/aws/ecs/codemate-backend-{running.env}"
+        services_stack = running.physical("root/ServicesStack")
+        found = running.aws.cloudformation.describe_stacks(StackName=services_stack)["Stacks"][0]["Outputs"]
+        assert {o["OutputKey"]: o["OutputValue"] for o in found}["MigrationTaskDefinitionArn"] == task["taskDefinitionArn"]
+
+    def test_the_services_run_in_the_app_subnets_behind_their_target_groups_and_roll_back_failed_deployments(self, running):
+        ecs, cluster = running.client("ecs"), f"codemate-cluster-{running.env}"
+        names = {service: f"codemate-{service}-service-{running.env}" for service in SERVICES}
+        found = {s["serviceName"]: s for s in ecs.describe_services(cluster=cluster, services=list(names.values()))["services"]}
+        assert set(found) == set(names.values())
+        groups = self.target_groups(running)
+        app_subnets = {running.physical(f"network/AppSubnet{az}") for az in ("2a", "2c")}
+        for service, name in names.items():
+            running_service = found[name]
+            assert running_service["launchType"] == "FARGATE"
+            assert running_service["taskDefinition"] == self.task_definition(running, service)["taskDefinitionArn"]
+            assert running_service["desiredCount"] == running.design.desired[service]
+            network = running_service["networkConfiguration"]["awsvpcConfiguration"]
+            assert set(network["subnets"]) == app_subnets
+            assert network["securityGroups"] == [running.physical("security/EcsSecurityGroup")]
+            assert network["assignPublicIp"] == "DISABLED"
+            assert running_service["loadBalancers"] == [{"targetGroupArn": groups[service]["TargetGroupArn"],
+                                                         "containerName": service, "containerPort": SERVICES[service][0]}]
+            breaker = running_service["deploymentConfiguration"]["deploymentCircuitBreaker"]
+            assert breaker == {"enable": True, "rollback": True}
+        assert (running.outputs["FrontendServiceName"], running.outputs["BackendServiceName"]) == (
+            names["frontend"], names["backend"])
+
+    def test_the_site_record_points_at_the_load_balancer_or_at_cloudfront(self, running):
+        records = running.client("route53").list_resource_record_sets(HostedZoneId=running.zone_id)["ResourceRecordSets"]
+        aliases = {r["Name"]: r["AliasTarget"] for r in records if r["Type"] == "A"}
+        alb = self.load_balancer(running)
+        to_alb = {"DNSName": alb["DNSName"], "HostedZoneId": alb["CanonicalHostedZoneId"], "EvaluateTargetHealth": False}
+        site = f"{running.design.domain}."
+        if running.env == "dev":  # CloudFront off
+            assert aliases == {site: to_alb}
+            return
+        # CloudFront on: the site goes to the distribution (which the emulator only stands in for),
+        # and CloudFront reaches the load balancer by origin-<domain>
+        assert set(aliases) == {site, f"origin-{site}"}
+        assert aliases[f"origin-{site}"] == to_alb
+        assert aliases[site]["HostedZoneId"] == CLOUDFRONT_ZONE
+        assert is_placeholder(aliases[site]["DNSName"])
+
+    def test_log_groups_and_roles_exist(self, running):
+        log_groups_and_roles_exist(running)
+
+    def test_not_emulated_names_acm_cloudfront_auto_scaling_and_the_secrets(self, running):
+        names = listed(running)
+        assert "edge/Certificate" in names
+        assert {"services/FrontendScalableTarget", "services/BackendScalableTarget",
+                "services/FrontendCPUScalingPolicy", "services/BackendCPUScalingPolicy",
+                "services/BackendMemoryScalingPolicy"} <= names
+        assert {"data/DatabaseSecret", "data/NextAuthSecret", "data/AnthropicSecret", "data/GithubOAuthSecret",
+                "data/RedisAuthTokenSecret"} <= names
+        cloudfront = {"edge/Distribution", "edge/StaticOriginAccessControl", "edge/StaticCachePolicy",
+                      "edge/PagesCachePolicy"}
+        if running.env == "prod":
+            assert cloudfront <= names
+        else:
+            assert not cloudfront & set(running.resources)  # off: not there at all
+        # and nothing else: what the emulator models (ELBv2, ECS, Route 53, ...) is never a stand-in
+        assert all(line.split(" (")[1].startswith(("AWS::CertificateManager::", "AWS::CloudFront::",
+                                                   "AWS::ApplicationAutoScaling::", "AWS::SecretsManager::",
+                                                   "AWS::S3::BucketPolicy", "AWS::ElastiCache::"))
+                   for line in running.not_emulated)
