@@ -41,6 +41,9 @@ def test_a_deploy_from_another_process_creates_every_stack_in_the_emulator_proce
                         "AWS_EC2_METADATA_DISABLED": "true"}.items():
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("AWS_PROFILE", raising=False)
+    # It holds the hosted zone the parameter files look up, as the account would.
+    zones = client_for(emulator_process).route53.list_hosted_zones_by_name(DNSName="code1398.io.")["HostedZones"]
+    assert [(z["Name"], z["Config"]["PrivateZone"]) for z in zones] == [("code1398.io.", False)]
 
     done = cli("--build-dir", project.build_dir, "deploy", "params/dev.json", "--yes",
                "--endpoint-url", emulator_process)

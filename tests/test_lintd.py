@@ -4,6 +4,7 @@ with it means linting in the build, never a failed build."""
 
 from __future__ import annotations
 
+import re
 import shutil
 import tempfile
 import threading
@@ -81,7 +82,7 @@ def test_a_rebuild_after_editing_a_layer_lints_in_the_kept_process(project_copy,
         layer.write_text(layer.read_text().replace('"network", "', '"network", "The '))
         steps.clear()
         second = build(out, progress=steps.append)
-        assert any(s.startswith("linting 1 of 5 templates (network)") and s.endswith("kept process") for s in steps), steps
+        assert any(re.match(r"linting 1 of \d+ templates \(network\)", s) and s.endswith("kept process") for s in steps), steps
         assert second.findings == [] and second.info("network").sha256 != first.info("network").sha256
     finally:
         assert lintd.stop(path) is True

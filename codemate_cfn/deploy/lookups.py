@@ -66,10 +66,12 @@ def public_hosted_zone(aws, param: Param, values: dict[str, str]) -> Found:
     return Found(public[0], f"public hosted zone {name}")
 
 
-def make_public_hosted_zone(aws, param: Param, values: dict[str, str]) -> str:
+def make_public_hosted_zone(aws, param: Param, values: dict[str, str]) -> str | None:
     """A public hosted zone named by `param.extra["name"]`, for an emulated
-    account; returns what was made, for the progress line."""
+    account, unless it has one; returns what was made, for the progress line."""
     name = values[param.extra["name"]].rstrip(".").lower()
+    if any(not z.get("Config", {}).get("PrivateZone") for z in zones_named(aws.route53, name + ".")):
+        return None
     aws.route53.create_hosted_zone(Name=name + ".", CallerReference=f"codemate-cfn-local-{name}")
     return f"public hosted zone {name}"
 
@@ -92,8 +94,9 @@ def stand_in_for_the_account(aws, params, catalogue: dict[str, Param], ui) -> No
     expects the account to hold (the site's public hosted zone), and say so."""
     known = _known(params, catalogue)
     for name, param in catalogue.items():
-        if param.kind in STAND_INS and not known.get(name):
-            ui.step(f"local: {STAND_INS[param.kind](aws, param, known)} made, standing in for the account's")
+        made = STAND_INS[param.kind](aws, param, known) if param.kind in STAND_INS and not known.get(name) else None
+        if made:
+            ui.step(f"local: {made} made, standing in for the account's")
 
 
 def filled(aws, values: dict[str, str], params, catalogue: dict[str, Param], ui) -> dict[str, str]:
