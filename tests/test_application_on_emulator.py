@@ -21,6 +21,7 @@ from codemate_cfn.cli.common import not_emulated
 from codemate_cfn.compile import layout
 from codemate_cfn.deploy import lookups
 from codemate_cfn.deploy import stack as stack_reads
+from codemate_cfn.deploy.migrate import migrate
 from codemate_cfn.emulator import is_placeholder
 from deploy_support import REGION, Recorder, client_for, params_file, run_deploy
 from emulator_fixtures import account
@@ -96,6 +97,11 @@ class App:
 
     def client(self, service: str):
         return self.aws.client(service)
+
+    def outputs_of(self, layer: str) -> dict[str, str]:
+        """The outputs of one layer's nested stack."""
+        found = self.aws.cloudformation.describe_stacks(StackName=self.physical(f"root/{layer.capitalize()}Stack"))
+        return {o["OutputKey"]: o["OutputValue"] for o in found["Stacks"][0].get("Outputs", [])}
 
 
 def deploy(emulator, project, catalogue, templates, env: str, **overrides) -> App:
@@ -315,6 +321,27 @@ class TestWithImages:
         services_stack = running.physical("root/ServicesStack")
         found = running.aws.cloudformation.describe_stacks(StackName=services_stack)["Stacks"][0]["Outputs"]
         assert {o["OutputKey"]: o["OutputValue"] for o in found}["MigrationTaskDefinitionArn"] == task["taskDefinitionArn"]
+
+    def test_migrate_launches_the_migration_task_privately_in_the_app_subnets(self, running):
+        ecs, cluster = running.client("ecs"), f"codemate-cluster-{running.env}"
+        ui = Recorder()
+        done = migrate(running.aws, f"codemate-{running.env}", f"params/{running.env}.json", ui, timeout=60,
+                       poll_seconds=0.01)
+        [arn] = ecs.list_tasks(cluster=cluster, startedBy="codemate-cfn migrate")["taskArns"]
+        [task] = ecs.describe_tasks(cluster=cluster, tasks=[arn])["tasks"]
+        assert task["taskDefinitionArn"] == self.task_definition(running, "migrate")["taskDefinitionArn"]
+        assert task["launchType"] == "FARGATE"
+        [attachment] = task["attachments"]
+        details = {d["name"]: d["value"] for d in attachment["details"]}
+        ec2 = running.client("ec2")
+        [interface] = ec2.describe_network_interfaces(NetworkInterfaceIds=[details["networkInterfaceId"]])[
+            "NetworkInterfaces"]
+        app_subnets = set(running.outputs_of("network")["AppSubnetIds"].split(","))
+        assert interface["SubnetId"] in app_subnets
+        assert [g["GroupId"] for g in interface["Groups"]] == [running.outputs_of("security")["EcsSecurityGroupId"]]
+        assert "Association" not in interface  # no public IP
+        # moto runs no container: the task stops at once with exit code 0.
+        assert task["lastStatus"] == "STOPPED" and done.startswith("migration")
 
     def test_the_services_run_in_the_app_subnets_behind_their_target_groups_and_roll_back_failed_deployments(self, running):
         ecs, cluster = running.client("ecs"), f"codemate-cluster-{running.env}"

@@ -773,3 +773,41 @@ def test_an_update_that_flips_a_condition_updates_what_chooses_by_it(aws):
         slow("if-unpatched")
     slow("if")
     assert (timeout("if-unpatched"), timeout("if")) == ("30", "300")
+
+
+def test_a_vpc_takes_its_dns_settings(aws):
+    def template():
+        return json.dumps({"Resources": {"Vpc": {"Type": "AWS::EC2::VPC", "Properties": {
+            "CidrBlock": "10.9.0.0/16", "EnableDnsHostnames": True, "EnableDnsSupport": True}}}})
+
+    with local.unpatched("VPC from a template"):
+        aws.cloudformation.create_stack(StackName="vpc-unpatched", TemplateBody=template())
+    aws.cloudformation.create_stack(StackName="vpc", TemplateBody=template())
+    ec2 = aws.client("ec2")
+    found = {}
+    for stack in ("vpc-unpatched", "vpc"):
+        vpc = aws.cloudformation.describe_stack_resource(StackName=stack, LogicalResourceId="Vpc")
+        vpc_id = vpc["StackResourceDetail"]["PhysicalResourceId"]
+        found[stack] = ec2.describe_vpc_attribute(VpcId=vpc_id, Attribute="enableDnsHostnames")[
+            "EnableDnsHostnames"]["Value"]
+    assert found == {"vpc-unpatched": False, "vpc": True}
+
+
+def test_a_fargate_task_whose_containers_leave_memory_to_the_task_runs(aws):
+    ec2, ecs = aws.client("ec2"), aws.client("ecs")
+    vpc = ec2.create_vpc(CidrBlock="10.8.0.0/16")["Vpc"]["VpcId"]
+    ec2.modify_vpc_attribute(VpcId=vpc, EnableDnsHostnames={"Value": True})
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.8.1.0/24")["Subnet"]["SubnetId"]
+    group = ec2.create_security_group(VpcId=vpc, GroupName="tasks", Description="tasks")["GroupId"]
+    ecs.create_cluster(clusterName="memory")
+    ecs.register_task_definition(family="memory", cpu="512", memory="1024", networkMode="awsvpc",
+                                 requiresCompatibilities=["FARGATE"],
+                                 containerDefinitions=[{"name": "migrate", "image": "example/app:1"}])
+    network = {"awsvpcConfiguration": {"subnets": [subnet], "securityGroups": [group], "assignPublicIp": "DISABLED"}}
+    with local.unpatched("Fargate task without container memory"):
+        with pytest.raises(ClientError, match="500"):
+            ecs.run_task(cluster="memory", taskDefinition="memory", launchType="FARGATE",
+                         networkConfiguration=network)
+    started = ecs.run_task(cluster="memory", taskDefinition="memory", launchType="FARGATE",
+                           networkConfiguration=network)
+    assert [t["lastStatus"] for t in started["tasks"]] and started["failures"] == []

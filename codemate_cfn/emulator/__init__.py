@@ -90,6 +90,14 @@ does; tests/test_emulator.py shows each gap with the patch taken out.
   the resources whose properties choose by it (`Fn::If`) as they were
   (turning CloudFront on left the site's DNS record on the load balancer);
   they are updated, as on AWS.
+- VPC from a template: EnableDnsHostnames and EnableDnsSupport were
+  ignored (DNS hostnames off), so a Fargate task's network interface had
+  no private DNS name and RunTask answered HTTP 500.
+- Fargate task without container memory: RunTask of a Fargate task whose
+  containers leave memory to the task (as AWS allows) answered HTTP 500
+  (moto added up container memory only); the task's memory counts. moto
+  runs no container: the task goes to STOPPED with exit code 0 as it is
+  described.
 
 Left open, because the success path does not need them: change sets
 carry no Modify/Replacement detail and no nested change sets (deploy's
@@ -1005,6 +1013,48 @@ def _patch_if_on_a_flipped_condition():
     return [(parsing.ResourceMap, "update", update)]
 
 
+def _patch_vpc_from_template():
+    """A VPC declared in a template gets its DNS settings; moto left DNS
+    hostnames off whatever the template said."""
+    from moto.ec2.models.vpcs import VPC
+
+    original = _raw(VPC, "create_from_cloudformation_json").__func__
+
+    def create_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
+        vpc = original(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs)
+        properties = cloudformation_json.get("Properties", {})
+        vpc.enable_dns_support = _db_value(properties.get("EnableDnsSupport", True), "bool")
+        vpc.enable_dns_hostnames = _db_value(properties.get("EnableDnsHostnames", False), "bool")
+        return vpc
+
+    return [(VPC, "create_from_cloudformation_json", classmethod(create_from_cloudformation_json))]
+
+
+def _patch_fargate_task_memory():
+    """A Fargate task whose containers set no memory of their own (the
+    task's is theirs, as AWS allows) can be run; moto added up container
+    memory only and failed on None (HTTP 500)."""
+    from moto.ecs.models import EC2ContainerServiceBackend
+
+    original = _raw(EC2ContainerServiceBackend, "_calculate_task_resource_requirements").__func__
+
+    def _calculate_task_resource_requirements(task_definition):
+        containers = task_definition.container_definitions
+        unsized = [c for c in containers if not any(c.get(k) for k in ("Memory", "MemoryReservation", "memory",
+                                                                         "memoryReservation"))]
+        if not unsized or not task_definition.memory:
+            return original(task_definition)
+        share = int(task_definition.memory) // len(unsized)
+        task_definition.container_definitions = [{**c, "memory": share} if c in unsized else c for c in containers]
+        try:
+            return original(task_definition)
+        finally:
+            task_definition.container_definitions = containers
+
+    return [(EC2ContainerServiceBackend, "_calculate_task_resource_requirements",
+             staticmethod(_calculate_task_resource_requirements))]
+
+
 PATCHES = {
     "nested outputs": _patch_nested_outputs,
     "outputs after a change set": _patch_outputs_after_change_set,
@@ -1033,6 +1083,8 @@ PATCHES = {
     "ECS service from a template": _patch_ecs_service_from_template,
     "record set from a template": _patch_record_set_from_template,
     "Fn::If on a flipped condition": _patch_if_on_a_flipped_condition,
+    "VPC from a template": _patch_vpc_from_template,
+    "Fargate task without container memory": _patch_fargate_task_memory,
 }
 _installed: dict[str, list[tuple[object, str, object, object]]] = {}  # name -> (owner, attr, original, new)
 
