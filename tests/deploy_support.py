@@ -1,6 +1,6 @@
-"""Helpers for deploy tests: clients for the emulator, a console that
-records what it shows, parameter files with changed values, and the deploy
-command's flow with test defaults."""
+"""Helpers for deploy tests: clients for the emulator, the emulator as a
+fresh account, a console that records what it shows, parameter files with
+changed values, and the deploy command's flow with test defaults."""
 
 from __future__ import annotations
 
@@ -11,12 +11,13 @@ from botocore.awsrequest import AWSResponse
 
 from codemate_cfn.cli import deploy as deploy_command
 from codemate_cfn.cli import plan as plan_command
-from codemate_cfn.deploy import flow
-from codemate_cfn.deploy.aws import Aws, Target
-from codemate_cfn.compile.discovery import load_conventions
+from codemate_cfn.compile.discovery import load_catalogue, load_conventions
 from codemate_cfn.console import Console
-from codemate_cfn.emulator import DUMMY_KEYS
+from codemate_cfn.deploy import flow, lookups
+from codemate_cfn.deploy.aws import Aws, Target
+from codemate_cfn.emulator import DUMMY_KEYS, Emulator
 from codemate_cfn.params.paramfile import load
+from run_cli import ROOT
 
 KEYS = DUMMY_KEYS  # moto takes any keys; these are the emulator's
 REGION = "ap-northeast-2"  # the region the project's templates are made for
@@ -183,3 +184,13 @@ def throttle(aws, times: int) -> list[str]:
 
     aws.cloudformation.meta.events.register("before-send.cloudformation.DescribeStacks", before_send)
     return sent
+
+
+def account(found: Emulator) -> Emulator:
+    """The emulator emptied, then holding what the account must hold before
+    a first deploy (lookups.STAND_INS: the public hosted zone of params/*.json)."""
+    found.reset()
+    catalogue = load_catalogue(ROOT)
+    params = load(ROOT / "params" / "dev.json", catalogue, load_conventions(ROOT))
+    lookups.stand_in_for_the_account(client_for(found.url), params, catalogue, Recorder())
+    return found

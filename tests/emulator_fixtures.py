@@ -17,10 +17,7 @@ import pytest
 
 from codemate_cfn import emulator as local
 from codemate_cfn.compile.discovery import load_catalogue, load_conventions
-from codemate_cfn.deploy import lookups
-from codemate_cfn.params.paramfile import load
-from deploy_support import Recorder, client_for
-from run_cli import ROOT
+from deploy_support import account, client_for
 
 _server: list[local.Emulator] = []
 
@@ -31,16 +28,6 @@ def server() -> local.Emulator:
         _server.append(local.start())
         atexit.register(_server[0].stop)
     return _server[0]
-
-
-def account(found: local.Emulator) -> local.Emulator:
-    """The emulator emptied, then holding what the account must hold before
-    a first deploy (lookups.STAND_INS: the public hosted zone of params/*.json)."""
-    found.reset()
-    catalogue = load_catalogue(ROOT)
-    params = load(ROOT / "params" / "dev.json", catalogue, load_conventions(ROOT))
-    lookups.stand_in_for_the_account(client_for(found.url), params, catalogue, Recorder())
-    return found
 
 
 @pytest.fixture(scope="module")

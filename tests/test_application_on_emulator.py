@@ -23,8 +23,7 @@ from codemate_cfn.deploy import lookups
 from codemate_cfn.deploy import stack as stack_reads
 from codemate_cfn.deploy.migrate import migrate
 from codemate_cfn.emulator import is_placeholder
-from deploy_support import REGION, Recorder, client_for, params_file, run_deploy
-from emulator_fixtures import account
+from deploy_support import REGION, Recorder, account, client_for, params_file, run_deploy
 
 pytest_plugins = ["emulator_fixtures"]
 
