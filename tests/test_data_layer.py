@@ -315,5 +315,5 @@ def test_docs_give_every_stateful_resource_its_policies():
     documented = {lid: (rtype, deletion, replace) for lid, rtype, deletion, replace in rows}
     actual = {lid: (r["Type"], r["DeletionPolicy"], r["UpdateReplacePolicy"])
               for name, t in templates().items() for lid, r in t.get("Resources", {}).items()
-              if name in ("storage", "data") and is_stateful(r["Type"])}
+              if is_stateful(r["Type"])}
     assert documented == actual
