@@ -80,8 +80,9 @@ ALL_METHODS = ["GET", "HEAD", "OPTIONS", "PUT", "PATCH", "POST", "DELETE"]
 ALB_ORIGIN, STATIC_ORIGIN = "alb", "static"
 STATIC_PATH = "_next/static/*"
 # CloudFront reaches the load balancer by a name its certificate covers:
-# origin-<DomainName>, next to the site's own record.
-ORIGIN_HOST = "origin-${DomainName}"
+# origin.<DomainName>, which lies in the hosted zone whatever DomainName is
+# (the zone's apex included).
+ORIGIN_HOST = "origin.${DomainName}"
 
 
 def certificate(t):

@@ -375,9 +375,9 @@ class TestWithImages:
             assert aliases == {site: to_alb}
             return
         # CloudFront on: the site goes to the distribution (which the emulator only stands in for),
-        # and CloudFront reaches the load balancer by origin-<domain>
-        assert set(aliases) == {site, f"origin-{site}"}
-        assert aliases[f"origin-{site}"] == to_alb
+        # and CloudFront reaches the load balancer by origin.<domain>
+        assert set(aliases) == {site, f"origin.{site}"}
+        assert aliases[f"origin.{site}"] == to_alb
         assert aliases[site]["HostedZoneId"] == CLOUDFRONT_ZONE
         assert is_placeholder(aliases[site]["DNSName"])
 

@@ -27,10 +27,10 @@ def attributes(props: dict, key: str) -> dict:
 def test_certificate_covers_the_site_and_the_wildcard_validated_in_the_zone(edge):
     cert = edge.props("Certificate")
     assert cert["DomainName"] == DOMAINS[edge.env]
-    assert cert["SubjectAlternativeNames"] == ["*.code1398.io", f"origin-{DOMAINS[edge.env]}"]
+    assert cert["SubjectAlternativeNames"] == ["*.code1398.io", f"origin.{DOMAINS[edge.env]}"]
     assert cert["ValidationMethod"] == "DNS"
     assert {o["DomainName"] for o in cert["DomainValidationOptions"]} == {DOMAINS[edge.env], "*.code1398.io",
-                                                                         f"origin-{DOMAINS[edge.env]}"}
+                                                                         f"origin.{DOMAINS[edge.env]}"}
     written = edge.template["Resources"]["Certificate"]["Properties"]["DomainValidationOptions"]
     assert all(o["HostedZoneId"] == {"Ref": "HostedZoneId"} for o in written)
     https = edge.props("HttpsListener")
@@ -135,7 +135,7 @@ def test_with_cloudfront_the_site_points_at_the_distribution(edge):
     assert record["AliasTarget"]["DNSName"] == {"Fn::GetAtt": ["Distribution", "DomainName"]}
     assert record["AliasTarget"]["HostedZoneId"] == "Z2FDTNDATAQYW2"
     origin = on.props("OriginRecord")
-    assert origin["Name"] == f"origin-{DOMAINS[edge.env]}"
+    assert origin["Name"] == f"origin.{DOMAINS[edge.env]}"
     assert origin["AliasTarget"]["DNSName"] == {"Fn::GetAtt": ["LoadBalancer", "DNSName"]}
 
 
@@ -155,7 +155,7 @@ def test_cloudfront_serves_the_site_with_its_us_east_1_certificate(edge):
     assert config["ViewerCertificate"]["AcmCertificateArn"] == CLOUDFRONT_CERT
     assert config["ViewerCertificate"]["SslSupportMethod"] == "sni-only"
     origins = {o["Id"]: o for o in config["Origins"]}
-    assert origins["alb"]["DomainName"] == f"origin-{DOMAINS[edge.env]}"
+    assert origins["alb"]["DomainName"] == f"origin.{DOMAINS[edge.env]}"
     assert origins["alb"]["CustomOriginConfig"]["OriginProtocolPolicy"] == "https-only"
     assert origins["static"]["DomainName"] == {"Ref": "StaticBucketRegionalDomainName"}
     assert origins["static"]["OriginAccessControlId"] == {"Fn::GetAtt": ["StaticOriginAccessControl", "Id"]}
@@ -261,3 +261,13 @@ def test_a_file_without_the_domain_says_only_that(tmp_path):
     path.write_text(json.dumps(source))
     _, problems = paramfile.check(path, catalogue(), conventions())
     assert problems == [f"{path}: Parameters.DomainName: missing required key"]
+
+
+def test_the_zones_apex_can_be_the_site_and_every_name_stays_in_the_zone():
+    apex = Environment("edge", "prod", DomainName="code1398.io", EnableCloudFront="true",
+                       CloudFrontCertificateArn=CLOUDFRONT_CERT)
+    cert = apex.props("Certificate")
+    names = [cert["DomainName"], *cert["SubjectAlternativeNames"]]
+    assert names == ["code1398.io", "*.code1398.io", "origin.code1398.io"]
+    records = [apex.props(r)["Name"] for r in ("SiteRecord", "OriginRecord")]
+    assert all(n == "code1398.io" or n.endswith(".code1398.io") for n in names + records)
