@@ -71,15 +71,30 @@ def _is_tag_list(expected) -> bool:
     return expected is Tags or getattr(expected, "__name__", "") == "validate_tags_or_list"
 
 
+def _key_value_type(expected):
+    """The property type of a list of {Key, Value} objects with a class of
+    their own (AWS::Budgets::Budget's ResourceTags), or None."""
+    if isinstance(expected, list) and len(expected) == 1 and isinstance(expected[0], type):
+        props = getattr(expected[0], "props", None)
+        if isinstance(props, dict) and set(props) == {"Key", "Value"}:
+            return expected[0]
+    return None
+
+
 def tag_property(resource: AWSObject) -> tuple[str, str] | None:
-    """(property, "list" or "map") where the resource's type takes its tags,
-    from troposphere's own property types: a list of Key/Value under any
-    name (Tags, HostedZoneTags, ...), or a map under Tags (SSM parameters).
-    None for a type that takes no tags. The tag policy (cfn-lint rule E9002)
-    checks the built templates against the resource schemas as well."""
+    """(property, "list", "objects" or "map") where the resource's type
+    takes its tags, from troposphere's own property types: a list of
+    Key/Value under any name (Tags, HostedZoneTags, ...), a list of a
+    Key/Value type of its own (ResourceTags of a budget), or a map under
+    Tags (SSM parameters). None for a type that takes no tags. The tag
+    policy (cfn-lint rule E9002) checks the built templates against the
+    resource schemas as well."""
     for name, (expected, _required) in resource.props.items():
         if _is_tag_list(expected):
             return name, "list"
+    for name, (expected, _required) in resource.props.items():
+        if _key_value_type(expected) is not None:
+            return name, "objects"
     if resource.props.get("Tags", (None,))[0] is dict:
         return "Tags", "map"
     return None
@@ -141,6 +156,11 @@ class LayerTemplate:
                 tags = self.conventions.standard_tags()
                 if existing is not None:
                     tags = tags + (existing if isinstance(existing, Tags) else Tags(*existing))
+            elif shape == "objects":
+                kind = _key_value_type(resource.props[name][0])
+                given = list(existing or [])
+                named = {tag.properties["Key"] for tag in given}
+                tags = [kind(Key=k, Value=v) for k, v in self.conventions.tags.items() if k not in named] + given
             else:
                 tags = {**self.conventions.tags, **{k: v for k, v in (existing or {}).items() if k not in self.conventions.tags}}
             setattr(resource, name, tags)

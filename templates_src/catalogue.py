@@ -11,6 +11,9 @@ from .project import AZS, ENVIRONMENT_PARAM, REGION, zone_name
 TRUE_FALSE = ("true", "false")
 # CloudFront uses ACM certificates from this region only.
 CLOUDFRONT_CERTIFICATE_REGION = "us-east-1"
+CONNECTION_ARN = (r"^$|^arn:aws[a-z-]*:(codestar-connections|codeconnections):[a-z0-9-]+:[0-9]{12}:"
+                  r"connection/[0-9a-f-]{36}$")
+EMAIL = r"^$|^[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,63}$"
 ACM_ARN = r"^$|^arn:aws[a-z-]*:acm:[a-z0-9-]+:[0-9]{12}:certificate/[0-9a-f-]{36}$"
 # What CloudWatch Logs accepts as a retention in days.
 LOG_RETENTION_DAYS = ("1", "3", "5", "7", "14", "30", "60", "90", "120", "150", "180", "365", "400", "545",
@@ -157,7 +160,27 @@ PARAMETERS = [
     # Services: ECS on Fargate
     *service_params("Frontend", "frontend (Next.js)", (1, 1, 2)),
     *service_params("Backend", "backend (NestJS)", (1, 1, 2)),
-    Param("LogRetentionDays", "Days CloudWatch keeps the services' logs.", type="Number", default="7", integer=True,
-          allowed_values=LOG_RETENTION_DAYS),
+    Param("LogRetentionDays", "Days CloudWatch keeps the environment's logs (services, builds, RDS, Redis).",
+          type="Number", default="7", integer=True, allowed_values=LOG_RETENTION_DAYS),
+
+    # Pipeline: CodePipeline and CodeBuild
+    Param("GitHubRepository", "GitHub repository the pipeline builds, owner/name.", default="Nharu/codemate",
+          pattern=r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$", constraint="owner/name, such as Nharu/codemate"),
+    Param("GitHubBranch", "Branch whose pushes start the pipeline.", default="develop",
+          pattern=r"^(?!/)(?!.*\.\.)(?!.*//)[A-Za-z0-9._/-]{1,255}(?<![/.])$",
+          constraint="a branch name such as develop or main"),
+    Param("CodeStarConnectionArn", "An existing CodeStar connection to GitHub; empty: the pipeline layer creates "
+          "one, to be approved once in the console (README).",
+          default="", pattern=CONNECTION_ARN, constraint="empty, or a CodeStar (CodeConnections) connection ARN"),
+    Param("RequireManualApproval", "Wait for a person's approval between build and deploy.", default="false",
+          allowed_values=TRUE_FALSE),
+
+    # Observability: alarms, dashboard, budget, account baseline
+    Param("AlarmEmail", "E-mail address subscribed to the alarm topic; empty: no subscription.", default="",
+          pattern=EMAIL, constraint="empty, or an e-mail address"),
+    Param("MonthlyBudgetUsd", "Monthly AWS cost budget of the environment, in US dollars.", type="Number",
+          default="200", min_value=1, max_value=1000000, integer=True),
+    Param("EnableAccountBaseline", "Create the account's CloudTrail trail and GuardDuty detector (one of each per "
+          "account: turn it on in one environment of an account).", default="false", allowed_values=TRUE_FALSE),
 
 ]

@@ -130,8 +130,8 @@ def test_modules_without_a_layer_are_skipped(project_copy):
     # the project's own modules without LAYER: project.py, catalogue.py, kit/
     assert (project_copy / "templates_src" / "kit" / "__init__.py").is_file()
 
-    assert [layer.name for layer in load_layers(project_copy)] == ["data", "edge", "network", "security", "services",
-                                                                   "storage"]
+    assert [layer.name for layer in load_layers(project_copy)] == [
+        "data", "edge", "network", "observability", "pipeline", "security", "services", "storage"]
 
 
 BROKEN_PACKAGES = {

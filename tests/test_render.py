@@ -36,9 +36,13 @@ def test_every_form_of_tags_gets_the_standard_tags():
     from troposphere.route53 import HostedZone
     from troposphere.ssm import Parameter as SsmParameter
 
+    from troposphere.budgets import Budget, BudgetData, ResourceTag
+
     def build(t):
         t.add(HostedZone("Zone", Name="codemate.example.com"))
         t.add(SsmParameter("Setting", Type="String", Value="on", Tags={"Owner": "team", "Project": "other"}))
+        t.add(Budget("Monthly", Budget=BudgetData(BudgetType="COST", TimeUnit="MONTHLY"),
+                     ResourceTags=[ResourceTag(Key="Owner", Value="team")]))
 
     conventions = Conventions(name_prefix="codemate", environment_param="EnvironmentName", regions=("ap-northeast-2",),
                               tags={"Environment": Ref("EnvironmentName"), "Project": "codemate",
@@ -54,3 +58,9 @@ def test_every_form_of_tags_gets_the_standard_tags():
         "Environment": {"Ref": "EnvironmentName"}, "Project": "codemate", "ManagedBy": "cloudformation",
         "Owner": "team",
     }
+    assert resources["Monthly"]["Properties"]["ResourceTags"] == [  # a Key/Value type of its own
+        {"Key": "Environment", "Value": {"Ref": "EnvironmentName"}},
+        {"Key": "Project", "Value": "codemate"},
+        {"Key": "ManagedBy", "Value": "cloudformation"},
+        {"Key": "Owner", "Value": "team"},
+    ]
