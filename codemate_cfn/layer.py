@@ -177,16 +177,17 @@ class LayerTemplate:
         if root:
             self.root_outputs[name] = RootOutput(name, root)
 
-    def name_of(self, *parts: str, account: bool = False, path: str = "") -> Sub:
+    def name_of(self, *parts: str, account: bool = False, path: str = "", suffix: str = "") -> Sub:
         """An AWS resource name that carries the environment: with the name
         prefix "codemate", name_of("alb") -> "codemate-alb-${EnvironmentName}";
         account=True appends the account ID (for globally unique names);
-        `path` goes before the name: name_of("backend", path="/aws/ecs/") ->
-        "/aws/ecs/codemate-backend-${EnvironmentName}"."""
+        `path` goes before the name and `suffix` after it:
+        name_of("db", path="/aws/rds/instance/", suffix="/postgresql") ->
+        "/aws/rds/instance/codemate-db-${EnvironmentName}/postgresql"."""
         words = [self.conventions.name_prefix, *parts, "${%s}" % self.conventions.environment_param]
         if account:
             words.append("${AWS::AccountId}")
-        return Sub(path + "-".join(words))
+        return Sub(path + "-".join(words) + suffix)
 
     def to_dict(self) -> dict:
         return self.template.to_dict()

@@ -6,13 +6,20 @@ import json
 
 from troposphere import Equals, GetAtt, If, Join, Not, NoValue, Or, Ref, Split, Sub
 from troposphere import Condition as ConditionRef
-from troposphere.elasticache import ReplicationGroup, SubnetGroup
+from troposphere.elasticache import (
+    CloudWatchLogsDestinationDetails,
+    DestinationDetails,
+    LogDeliveryConfigurationRequest,
+    ReplicationGroup,
+    SubnetGroup,
+)
 from troposphere.policies import UpdatePolicy
 from troposphere.rds import DBInstance, DBParameterGroup, DBSubnetGroup
 from troposphere.secretsmanager import GenerateSecretString, Secret, SecretTargetAttachment
 
 from codemate_cfn.layer import Layer
 
+from .kit.logs import log_group
 from .kit.policies import RETAIN, SNAPSHOT
 from .project import ENVIRONMENT, PROJECT
 
@@ -25,6 +32,8 @@ DB_LOG_EXPORTS = ["postgresql", "upgrade"]
 # 03:00 KST is 18:00 UTC; maintenance follows the backup, never overlapping it.
 DB_BACKUP_WINDOW = "18:00-19:00"
 DB_MAINTENANCE_WINDOW = "sun:19:30-sun:20:30"
+
+REDIS_LOGS = ("slow-log", "engine-log")  # both into /aws/elasticache/codemate-redis-<env>
 
 REDIS_ENGINE_VERSION = "7.1"
 REDIS_PORT = 6379
@@ -70,6 +79,16 @@ def database_secret(t) -> Secret:
                       GenerateStringKey="password"))
 
 
+def export_log_groups(t, logical_id: str, *name: str, **props) -> list[str]:
+    """The log groups RDS exports an instance's logs into
+    (/aws/rds/instance/<identifier>/<log>), made before the instance: RDS
+    would otherwise create them itself, kept forever and owned by no stack.
+    Returns their logical IDs, for the instance's DependsOn."""
+    return [log_group(t, f"{logical_id}{log.capitalize()}LogGroup", "/aws/rds/instance/", *name,
+                      retention_input="LogRetentionDays", suffix=f"/{log}", **props).title
+            for log in DB_LOG_EXPORTS]
+
+
 def database(t):
     kms = t.input("KmsKeyArn")
     credentials = database_secret(t)
@@ -104,6 +123,7 @@ def database(t):
     # even when it is false; cfn-lint checks the instance in its place.
     db = t.add(DBInstance(
         "Database",
+        DependsOn=export_log_groups(t, "Database", "db"),
         DBInstanceIdentifier=t.name_of("db"),
         EngineVersion=t.input("DbEngineVersion"),
         DBName=DB_NAME,
@@ -135,6 +155,7 @@ def database(t):
     t.add(DBInstance(
         "DatabaseReadReplica",
         Condition=replica,
+        DependsOn=export_log_groups(t, "DatabaseReadReplica", "db", "replica", Condition=replica),
         DBInstanceIdentifier=t.name_of("db", "replica"),
         SourceDBInstanceIdentifier=Ref(db),
         **common,
@@ -166,6 +187,7 @@ def cache(t):
     token = secret(t, "RedisAuthTokenSecret", "redis-auth", "Redis AUTH token (generated).",
                    # AUTH tokens: 16-128 printable characters, none of / " @.
                    GenerateSecretString=generated(64))
+    logs = log_group(t, "RedisLogGroup", "/aws/elasticache/", "redis", retention_input="LogRetentionDays")
     subnets = t.add(SubnetGroup(
         "RedisSubnetGroup",
         CacheSubnetGroupName=t.name_of("redis"),
@@ -199,6 +221,11 @@ def cache(t):
         SnapshotWindow=REDIS_SNAPSHOT_WINDOW,
         PreferredMaintenanceWindow=REDIS_MAINTENANCE_WINDOW,
         AutoMinorVersionUpgrade=True,
+        LogDeliveryConfigurations=[LogDeliveryConfigurationRequest(
+            LogType=log, LogFormat="json", DestinationType="cloudwatch-logs",
+            DestinationDetails=DestinationDetails(CloudWatchLogsDetails=CloudWatchLogsDestinationDetails(
+                LogGroup=Ref(logs))),
+        ) for log in REDIS_LOGS],
         # Without it, a change of NumNodeGroups replaces the replication group.
         UpdatePolicy=UpdatePolicy(UseOnlineResharding=True),
         **SNAPSHOT,

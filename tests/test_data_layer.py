@@ -12,6 +12,8 @@ import pytest
 from codemate_cfn.stateful import is_stateful
 from layer_values import ROOT, Environment, catalogue, templates
 
+RETENTION = {"dev": 7, "prod": 30}  # days of logs: LogRetentionDays of each parameter file
+
 # CodeMate's design, per environment.
 RDS = {
     "dev": {"DBInstanceClass": "db.t4g.micro", "AllocatedStorage": "20", "MultiAZ": "false",
@@ -317,3 +319,26 @@ def test_docs_give_every_stateful_resource_its_policies():
               for name, t in templates().items() for lid, r in t.get("Resources", {}).items()
               if is_stateful(r["Type"])}
     assert documented == actual
+
+
+def test_rds_exports_into_log_groups_of_ours_made_before_the_instance(data):
+    for instance, identifier in (("Database", f"codemate-db-{data.env}"),
+                                 ("DatabaseReadReplica", f"codemate-db-replica-{data.env}")):
+        view = data if instance == "Database" else Environment("data", data.env, DbCreateReadReplica="true")
+        exported = view.props(instance)["EnableCloudwatchLogsExports"]
+        groups = view.resource(instance)["DependsOn"]
+        names = {view.props(g)["LogGroupName"] for g in groups}
+        assert names == {f"/aws/rds/instance/{identifier}/{log}" for log in exported}
+        assert {view.props(g)["RetentionInDays"] for g in groups} == {str(RETENTION[data.env])}
+    assert not data.exists("DatabaseReadReplicaPostgresqlLogGroup")  # no replica, no log group
+
+
+def test_redis_sends_its_slow_and_engine_logs_to_its_log_group(data):
+    group = data.props("RedisLogGroup")
+    assert group["LogGroupName"] == f"/aws/elasticache/codemate-redis-{data.env}"
+    assert group["RetentionInDays"] == str(RETENTION[data.env])
+    deliveries = data.props("Redis")["LogDeliveryConfigurations"]
+    assert {d["LogType"] for d in deliveries} == {"slow-log", "engine-log"}
+    for delivery in deliveries:
+        assert delivery["DestinationType"] == "cloudwatch-logs"
+        assert delivery["DestinationDetails"] == {"CloudWatchLogsDetails": {"LogGroup": {"Ref": "RedisLogGroup"}}}
