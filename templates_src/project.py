@@ -31,6 +31,17 @@ TAGS = {"Environment": Ref(ENVIRONMENT_PARAM), "Project": PROJECT, "ManagedBy": 
 # not from a service principal.
 ELB_LOG_DELIVERY_ACCOUNT = "600734575887"
 
+# The account baseline's CloudTrail trail (observability layer), named like
+# the other resources. The storage layer's key and logs-bucket policies let
+# CloudTrail write for this trail alone, so they name it before it exists.
+TRAIL_NAME = f"{PROJECT}-trail-{ENVIRONMENT}"  # Fn::Sub text
+
+
+def trail_arn() -> Sub:
+    """The ARN of this environment's trail, built from its name."""
+    return Sub("arn:${AWS::Partition}:cloudtrail:${AWS::Region}:${AWS::AccountId}:trail/" + TRAIL_NAME)
+
+
 CONVENTIONS = Conventions(
     name_prefix=PROJECT,
     environment_param=ENVIRONMENT_PARAM,

@@ -1,6 +1,8 @@
 """Storage layer: S3 buckets for user files, static assets and logs,
-the ECR repositories, and the project's KMS key (used by ECR here and by the
-data layer for RDS, ElastiCache and the secrets)."""
+the ECR repositories, and the project's KMS key (used by ECR here, by the
+data layer for RDS, ElastiCache and the secrets, and by the observability
+layer for the alarm topic and the CloudTrail trail, which the key's and the
+logs bucket's policies name)."""
 
 import json
 
@@ -13,6 +15,7 @@ from awacs.aws import (
     Principal,
     Statement,
     StringEquals,
+    StringLike,
 )
 from troposphere import GetAtt, Ref, Sub
 from troposphere.ecr import EncryptionConfiguration, ImageScanningConfiguration, LifecyclePolicy, Repository
@@ -23,9 +26,12 @@ from codemate_cfn.layer import Layer
 
 from .kit.bucket import bucket, bucket_policy, lifecycle_rule
 from .kit.policies import RETAIN
-from .project import ELB_LOG_DELIVERY_ACCOUNT, ENVIRONMENT, PROJECT
+from .project import ELB_LOG_DELIVERY_ACCOUNT, ENVIRONMENT, PROJECT, trail_arn
 
-LOG_PREFIXES = {"Alb": "alb/", "CloudFront": "cloudfront/", "VpcFlow": "vpc-flow-logs/"}
+LOG_PREFIXES = {"Alb": "alb/", "CloudFront": "cloudfront/", "VpcFlow": "vpc-flow-logs/", "CloudTrail": "cloudtrail/"}
+# Services that publish to the alarm topic (SSE-KMS with this key) and so
+# must use the key: CloudWatch alarms and AWS Budgets.
+TOPIC_PUBLISHERS = ("cloudwatch.amazonaws.com", "budgets.amazonaws.com")
 
 FILES_TRANSITIONS = ((30, "STANDARD_IA"), (90, "GLACIER_IR"), (365, "DEEP_ARCHIVE"))
 STATIC_EXPIRY_DAYS = 30
@@ -49,21 +55,62 @@ def account_logs(logs, prefix: str) -> Sub:
 
 
 def kms_key(t) -> Key:
+    this_account = StringEquals({"aws:SourceAccount": Ref("AWS::AccountId")})
+    this_trail = StringEquals({"aws:SourceArn": trail_arn()})
+    # In a key policy Resource "*" means this key.
     key = t.add(Key(
         "KmsKey",
-        Description=Sub(f"CodeMate {ENVIRONMENT}: RDS storage, ElastiCache, secrets, ECR images"),
+        Description=Sub(f"CodeMate {ENVIRONMENT}: RDS storage, ElastiCache, secrets, ECR images, alarm topic, "
+                        "CloudTrail logs"),
         EnableKeyRotation=True,
         PendingWindowInDays=30,
-        # The account root statement hands key use to IAM: services (RDS,
-        # ElastiCache, Secrets Manager, ECR) use the key through grants made
-        # with the deploying principal's IAM permissions.
         KeyPolicy=PolicyDocument(Version="2012-10-17", Statement=[
+            # The account root statement hands key use to IAM: services (RDS,
+            # ElastiCache, Secrets Manager, ECR, SNS) use the key through
+            # grants made with the deploying principal's IAM permissions.
             Statement(
                 Sid="AccountAdministersKeyThroughIam",
                 Effect=Allow,
                 Principal=Principal("AWS", Sub("arn:${AWS::Partition}:iam::${AWS::AccountId}:root")),
                 Action=[kms_actions.Action("*")],
-                Resource=["*"],  # in a key policy "*" means this key
+                Resource=["*"],
+            ),
+            # A service principal is not covered by the root statement: CloudWatch
+            # alarms and AWS Budgets publishing to the SSE-KMS alarm topic need the
+            # key themselves (SNS developer guide, "Key management": compatibility
+            # between event sources from AWS services and encrypted topics), for
+            # this account's alarms and budgets only.
+            Statement(
+                Sid="AlarmsAndBudgetsPublishToTheAlarmTopic",
+                Effect=Allow,
+                Principal=Principal("Service", list(TOPIC_PUBLISHERS)),
+                Action=[kms_actions.Decrypt, kms_actions.Action("GenerateDataKey*")],
+                Resource=["*"],
+                Condition=Condition(this_account),
+            ),
+            # CloudTrail encrypts the account baseline's trail logs with this key
+            # (CloudTrail user guide, "Configure AWS KMS key policies for
+            # CloudTrail"): only for this environment's trail, and only with the
+            # encryption context of a trail of this account.
+            Statement(
+                Sid="CloudTrailEncryptsThisTrailsLogs",
+                Effect=Allow,
+                Principal=Principal("Service", "cloudtrail.amazonaws.com"),
+                Action=[kms_actions.Action("GenerateDataKey*")],
+                Resource=["*"],
+                Condition=Condition([
+                    this_trail,
+                    StringLike({"kms:EncryptionContext:aws:cloudtrail:arn":
+                                Sub("arn:${AWS::Partition}:cloudtrail:*:${AWS::AccountId}:trail/*")}),
+                ]),
+            ),
+            Statement(
+                Sid="CloudTrailDescribesTheKey",
+                Effect=Allow,
+                Principal=Principal("Service", "cloudtrail.amazonaws.com"),
+                Action=[kms_actions.DescribeKey],
+                Resource=["*"],
+                Condition=Condition(this_trail),
             ),
         ]),
         **RETAIN,
@@ -101,6 +148,32 @@ def static_bucket(t):
              "Regional domain name of the static-assets bucket (CloudFront origin).")
 
 
+def delivery_grants(logs, name: str, service: str, prefix: str, source: dict, acl_actions: list) -> list:
+    """What a service delivering logs needs on the logs bucket, for `source`
+    (its aws:Source* condition) only: write objects the bucket owner owns
+    under <prefix>AWSLogs/<account>/ (<name>Write), and check the bucket's
+    ACL (<name>AclCheck)."""
+    principal = Principal("Service", service)
+    return [
+        Statement(
+            Sid=f"{name}Write",
+            Effect=Allow,
+            Principal=principal,
+            Action=[s3_actions.PutObject],
+            Resource=[account_logs(logs, prefix)],
+            Condition=Condition([StringEquals({"s3:x-amz-acl": "bucket-owner-full-control", **source})]),
+        ),
+        Statement(
+            Sid=f"{name}AclCheck",
+            Effect=Allow,
+            Principal=principal,
+            Action=list(acl_actions),
+            Resource=[GetAtt(logs, "Arn")],
+            Condition=Condition(StringEquals(source)),
+        ),
+    ]
+
+
 def logs_bucket(t):
     logs = t.add(bucket(
         "LogsBucket", t.name_of("logs", account=True),
@@ -114,8 +187,6 @@ def logs_bucket(t):
         # logs) still become the bucket owner's. Public ACLs stay blocked.
         ownership="BucketOwnerPreferred",
     ))
-    log_delivery = Principal("Service", "delivery.logs.amazonaws.com")
-    this_account = StringEquals({"aws:SourceAccount": Ref("AWS::AccountId")})
     t.add(bucket_policy(
         logs,
         Statement(
@@ -125,27 +196,16 @@ def logs_bucket(t):
             Action=[s3_actions.PutObject],
             Resource=[account_logs(logs, LOG_PREFIXES["Alb"])],
         ),
-        Statement(
-            Sid="FlowLogsWrite",
-            Effect=Allow,
-            Principal=log_delivery,
-            Action=[s3_actions.PutObject],
-            Resource=[account_logs(logs, LOG_PREFIXES["VpcFlow"])],
-            Condition=Condition([
-                StringEquals({"s3:x-amz-acl": "bucket-owner-full-control",
-                              "aws:SourceAccount": Ref("AWS::AccountId")}),
-            ]),
-        ),
-        Statement(
-            Sid="FlowLogsAclCheck",
-            Effect=Allow,
-            Principal=log_delivery,
-            Action=[s3_actions.GetBucketAcl, s3_actions.ListBucket],
-            Resource=[GetAtt(logs, "Arn")],
-            Condition=Condition(this_account),
-        ),
+        *delivery_grants(logs, "FlowLogs", "delivery.logs.amazonaws.com", LOG_PREFIXES["VpcFlow"],
+                         {"aws:SourceAccount": Ref("AWS::AccountId")},
+                         [s3_actions.GetBucketAcl, s3_actions.ListBucket]),
+        # The account baseline's trail (observability layer), this
+        # environment's only (CloudTrail user guide, "Amazon S3 bucket policy
+        # for CloudTrail").
+        *delivery_grants(logs, "CloudTrail", "cloudtrail.amazonaws.com", LOG_PREFIXES["CloudTrail"],
+                         {"aws:SourceArn": trail_arn()}, [s3_actions.GetBucketAcl]),
     ))
-    bucket_outputs(t, logs, "logs (ALB, CloudFront, VPC flow logs)")
+    bucket_outputs(t, logs, "logs (ALB, CloudFront, VPC flow logs, CloudTrail)")
     t.output("LogsBucketDomainName", GetAtt(logs, "DomainName"),
              "Domain name of the logs bucket (CloudFront standard logging).")
     for source, prefix in LOG_PREFIXES.items():
@@ -183,7 +243,8 @@ def repositories(t, key):
 
 def build(t):
     key = kms_key(t)
-    t.output("KmsKeyArn", GetAtt(key, "Arn"), "ARN of the project's KMS key (RDS, ElastiCache, secrets, ECR).")
+    t.output("KmsKeyArn", GetAtt(key, "Arn"),
+             "ARN of the project's KMS key (RDS, ElastiCache, secrets, ECR, alarm topic, CloudTrail).")
     files_bucket(t)
     static_bucket(t)
     logs_bucket(t)

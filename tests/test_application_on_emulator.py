@@ -13,6 +13,7 @@ the emulator as a fresh account, read back by several tests."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 import pytest
@@ -22,7 +23,7 @@ from codemate_cfn.compile import layout
 from codemate_cfn.deploy import lookups
 from codemate_cfn.deploy import stack as stack_reads
 from codemate_cfn.deploy.migrate import migrate
-from codemate_cfn.emulator import is_placeholder
+from codemate_cfn.emulator import PLACEHOLDER_PREFIX, is_placeholder
 from deploy_support import REGION, Recorder, account, client_for, params_file, run_deploy
 
 pytest_plugins = ["emulator_fixtures"]
@@ -188,6 +189,64 @@ class TestAsCommitted:
                 "data/RedisAuthTokenSecret"} <= names
         assert {"edge/StaticBucketPolicy", "storage/LogsBucketPolicy"} <= names
         assert not any(line.startswith(("services/", "edge/Distribution")) for line in names)  # absent, not stand-ins
+
+    def test_the_alarm_topic_is_encrypted_with_the_project_key(self, committed):
+        sns = committed.client("sns")
+        arn = committed.outputs_of("observability")["AlarmTopicArn"]
+        assert arn.endswith(f":codemate-alarms-{committed.env}")
+        attributes = sns.get_topic_attributes(TopicArn=arn)["Attributes"]
+        assert attributes["KmsMasterKeyId"] == committed.outputs_of("storage")["KmsKeyArn"]
+
+    def test_the_dashboard_graphs_this_environments_resources(self, committed):
+        the_dashboard_graphs_this_environments_resources(committed)
+
+    def test_the_alarms_budget_and_baseline_are_stand_ins_and_rollback_alarms_are_published(self, committed):
+        observability_stand_ins(committed, ECS_ALARMS_ABSENT)
+
+
+# The observability layer: moto models the topic and the dashboard, not the
+# alarms, the topic policy, the budget, CloudTrail or GuardDuty.
+ROLLBACK_ALARMS = ("FrontendUnhealthyHostsAlarm", "BackendUnhealthyHostsAlarm", "Target5xxAlarm")
+ALWAYS = {f"observability/{name}" for name in (*ROLLBACK_ALARMS, "DbConnectionsAlarm", "AlarmTopicPolicy",
+                                                "MonthlyBudget")}
+BASELINE = {"observability/Trail", "observability/GuardDutyDetector"}
+ECS_ALARMS = {"observability/FrontendCpuAlarm", "observability/BackendCpuAlarm"}
+ECS_ALARMS_ABSENT, ECS_ALARMS_THERE = False, True
+DB_CONNECTIONS_ALARM_AT = {"dev": 57.6, "prod": 144.8}  # 80% of max_connections of db.t4g.micro, db.t4g.small
+
+
+def observability_stand_ins(app: App, ecs_alarms: bool) -> None:
+    names = listed(app)
+    assert ALWAYS <= names
+    assert (ECS_ALARMS <= names) if ecs_alarms else not ECS_ALARMS & set(app.resources)
+    if app.env == "prod":  # EnableAccountBaseline
+        assert BASELINE <= names
+    else:
+        assert not BASELINE & set(app.resources)  # off: not there at all
+    assert "observability/AlarmEmailSubscription" not in app.resources  # no AlarmEmail in the files
+    assert {"observability/AlarmTopic", "observability/Dashboard"}.isdisjoint(names)  # real ones
+    # what a deploy rolls back on, from the root stack: the three urgent alarms (stand-ins' ARNs here)
+    arns = app.outputs["RollbackAlarmArns"].split(",")
+    assert arns == [f"{PLACEHOLDER_PREFIX}-{name}.Arn" for name in ROLLBACK_ALARMS]
+
+
+def the_dashboard_graphs_this_environments_resources(app: App) -> None:
+    """codemate-<env>, its placeholders filled with this stack's resources."""
+    found = app.client("cloudwatch").get_dashboard(DashboardName=f"codemate-{app.env}")
+    body = json.loads(found["DashboardBody"])
+    alb = app.client("elbv2").describe_load_balancers(Names=[f"codemate-alb-{app.env}"])["LoadBalancers"][0]
+    alb_full_name = alb["LoadBalancerArn"].split(":loadbalancer/")[1]
+    lines = [line for widget in body["widgets"] for line in widget["properties"]["metrics"]]
+    explicit = {(line[0], line[1]): line[2:4] for line in lines if isinstance(line[0], str)}
+    assert explicit[("AWS/ApplicationELB", "RequestCount")] == ["LoadBalancer", alb_full_name]
+    assert explicit[("AWS/RDS", "DatabaseConnections")] == ["DBInstanceIdentifier", f"codemate-db-{app.env}"]
+    searches = " ".join(line[0]["expression"] for line in lines if isinstance(line[0], dict))
+    assert f'ClusterName="codemate-cluster-{app.env}"' in searches
+    assert f"CacheClusterId={app.physical('data/Redis')}'" in searches  # the replication group (a stand-in here)
+    assert "${" not in found["DashboardBody"]
+    (connections,) = [w for w in body["widgets"] if w["properties"].get("annotations")]
+    assert connections["properties"]["annotations"]["horizontal"][0]["value"] == DB_CONNECTIONS_ALARM_AT[app.env]
+    assert {w["properties"]["region"] for w in body["widgets"]} == {REGION}
 
 
 class TestWithImages:
@@ -405,3 +464,6 @@ class TestWithImages:
             assert not cloudfront & set(running.resources)  # off: not there at all
         # and nothing else: what the emulator models (ELBv2, ECS, Route 53, ...) is never a stand-in
         assert all(line.split(" (")[1].rstrip(")").startswith(NOT_MODELLED) for line in running.not_emulated)
+
+    def test_the_ecs_cpu_alarms_come_with_the_services(self, running):
+        observability_stand_ins(running, ECS_ALARMS_THERE)

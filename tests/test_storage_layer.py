@@ -139,14 +139,69 @@ def test_ecr_repositories_scan_keep_ten_images_and_never_move_tags(storage, serv
     assert rule["action"] == {"type": "expire"}
 
 
+def key_statements(storage: Environment) -> dict[str, dict]:
+    return {s["Sid"]: s for s in storage.props("KmsKey")["KeyPolicy"]["Statement"]}
+
+
+def trail_arn(env: str) -> dict:
+    return {"Fn::Sub": "arn:${AWS::Partition}:cloudtrail:${AWS::Region}:${AWS::AccountId}:trail/"
+                       f"codemate-trail-{env}"}
+
+
 def test_kms_key_rotates_and_is_named_per_environment(storage):
     key = storage.props("KmsKey")
     assert key["EnableKeyRotation"] is True
-    admin, = key["KeyPolicy"]["Statement"]
+    admin = key_statements(storage)["AccountAdministersKeyThroughIam"]
     assert admin["Principal"] == {"AWS": {"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:root"}}
     assert storage.props("KmsKeyAlias") == {"AliasName": f"alias/codemate-{storage.env}",
                                             "TargetKeyId": {"Ref": "KmsKey"}}
     assert storage.output("KmsKeyArn") == {"Fn::GetAtt": ["KmsKey", "Arn"]}
+
+
+def test_kms_key_grants_services_only_what_they_need_for_this_account(storage):
+    statements = key_statements(storage)
+    assert set(statements) == {"AccountAdministersKeyThroughIam", "AlarmsAndBudgetsPublishToTheAlarmTopic",
+                               "CloudTrailEncryptsThisTrailsLogs", "CloudTrailDescribesTheKey"}
+    for sid, statement in statements.items():
+        assert statement["Effect"] == "Allow" and statement["Resource"] == ["*"], sid  # "*": this key
+        if "Service" in statement["Principal"]:
+            assert "Condition" in statement, f"{sid}: a service principal unconditioned"
+    # CloudWatch alarms and AWS Budgets publish to the SSE-KMS alarm topic (observability layer)
+    publish = statements["AlarmsAndBudgetsPublishToTheAlarmTopic"]
+    assert publish["Principal"] == {"Service": ["cloudwatch.amazonaws.com", "budgets.amazonaws.com"]}
+    assert publish["Action"] == ["kms:Decrypt", "kms:GenerateDataKey*"]
+    assert publish["Condition"] == {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}
+
+
+def test_kms_key_encrypts_only_this_environments_trail(storage):
+    statements = key_statements(storage)
+    encrypt = statements["CloudTrailEncryptsThisTrailsLogs"]
+    assert encrypt["Principal"] == {"Service": "cloudtrail.amazonaws.com"}
+    assert encrypt["Action"] == ["kms:GenerateDataKey*"]
+    assert encrypt["Condition"] == {
+        "StringEquals": {"aws:SourceArn": trail_arn(storage.env)},
+        "StringLike": {"kms:EncryptionContext:aws:cloudtrail:arn":
+                       {"Fn::Sub": "arn:${AWS::Partition}:cloudtrail:*:${AWS::AccountId}:trail/*"}},
+    }
+    describe = statements["CloudTrailDescribesTheKey"]
+    assert describe["Action"] == ["kms:DescribeKey"]
+    assert describe["Condition"] == {"StringEquals": {"aws:SourceArn": trail_arn(storage.env)}}
+
+
+def test_logs_bucket_accepts_this_environments_cloudtrail_trail(storage):
+    statements = {s["Sid"]: s for s in policy_of(storage, "LogsBucket") if "Sid" in s}
+    check, write = statements["CloudTrailAclCheck"], statements["CloudTrailWrite"]
+    for statement in (check, write):
+        assert statement["Principal"] == {"Service": "cloudtrail.amazonaws.com"}
+    assert check["Action"] == ["s3:GetBucketAcl"]
+    assert check["Resource"] == [{"Fn::GetAtt": ["LogsBucket", "Arn"]}]
+    assert check["Condition"] == {"StringEquals": {"aws:SourceArn": trail_arn(storage.env)}}
+    prefix = storage.output("CloudTrailLogPrefix")
+    assert prefix == "cloudtrail/"
+    assert write["Action"] == ["s3:PutObject"]
+    assert write["Resource"] == [{"Fn::Sub": "${LogsBucket.Arn}/cloudtrail/AWSLogs/${AWS::AccountId}/*"}]
+    assert write["Condition"] == {"StringEquals": {"s3:x-amz-acl": "bucket-owner-full-control",
+                                                   "aws:SourceArn": trail_arn(storage.env)}}
 
 
 def test_root_prints_the_repository_urls():
