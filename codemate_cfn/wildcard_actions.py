@@ -6,6 +6,9 @@ the layer kit's role both read."""
 # AWS authorizes them on "*" only. Action (lower case) -> why it is needed.
 STAR_ONLY_ACTIONS = {
     "ecr:getauthorizationtoken": "registry login (ECS task execution role, CodeBuild docker login)",
+    # Its RegisterTaskDefinition does take a resource type (task-definition): scope that.
+    "ecs:describetaskdefinition": "CodePipeline's ECS deploy action reading the service's task definition to "
+                                  "register the new revision from it",
     **dict.fromkeys(
         ["logs:createlogdelivery", "logs:getlogdelivery", "logs:updatelogdelivery",
          "logs:deletelogdelivery", "logs:listlogdeliveries"],

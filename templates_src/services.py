@@ -264,12 +264,17 @@ def auto_scaling(t, title: str, cluster, running: Service, targets: dict[str, fl
         ))
 
 
-def outputs(t, cluster, running: dict, migration, groups: dict) -> None:
+def outputs(t, cluster, running: dict, migration, groups: dict, roles: tuple) -> None:
     t.output("ClusterName", Ref(cluster), "Name of the ECS cluster.", root="cluster_name")
     for title, svc in running.items():
         t.output(f"{title}ServiceName", If(f"{title}ImageSet", GetAtt(svc, "Name"), ""),
                  f"Name of the {title.lower()} ECS service; empty until {title}ImageTag is set.",
                  root=f"{title.lower()}_service_name")
+        t.output(f"{title}ServiceArn", If(f"{title}ImageSet", Ref(svc), ""),
+                 f"ARN of the {title.lower()} ECS service; empty until {title}ImageTag is set.")
+    execution, task_role = roles
+    t.output("TaskExecutionRoleArn", GetAtt(execution, "Arn"), "Role ECS pulls images and reads secrets with.")
+    t.output("BackendTaskRoleArn", GetAtt(task_role, "Arn"), "Role the backend tasks run with.")
     for title, group in groups.items():
         t.output(f"{title}LogGroupName", Ref(group), f"CloudWatch log group of the {title.lower()} tasks.")
     t.output("MigrationTaskDefinitionArn", If("BackendImageSet", Ref(migration), ""),
@@ -296,7 +301,7 @@ def build(t):
     running = {title: service(t, title, cluster, task) for title, task in tasks.items()}
     auto_scaling(t, "Frontend", cluster, running["Frontend"], {"CPU": CPU_TARGET})
     auto_scaling(t, "Backend", cluster, running["Backend"], {"CPU": CPU_TARGET, "Memory": MEMORY_TARGET})
-    outputs(t, cluster, running, migration, groups)
+    outputs(t, cluster, running, migration, groups, (execution, task_role))
 
 
 LAYER = Layer("services", "ECS cluster, task definitions, Fargate services, auto scaling, task roles and log groups",

@@ -159,6 +159,26 @@ def log_groups_and_roles_exist(app: App) -> None:
         assert [s["Principal"] for s in trust] == [{"Service": "ecs-tasks.amazonaws.com"}]
 
 
+PIPELINE_STAND_INS = {"pipeline/GitHubConnection", "pipeline/FrontendBuild", "pipeline/BackendBuild",
+                      "pipeline/Pipeline"}
+
+
+def the_pipeline_around_its_stand_ins_exists(app: App) -> None:
+    """CodeStar connections, CodeBuild and CodePipeline are stand-ins; the
+    build log groups, the roles and the artifact bucket are real."""
+    logs, iam, s3 = app.client("logs"), app.client("iam"), app.client("s3")
+    for service in SERVICES:
+        name = f"/aws/codebuild/codemate-{service}-build-{app.env}"
+        assert [g["logGroupName"] for g in logs.describe_log_groups(logGroupNamePrefix=name)["logGroups"]] == [name]
+        trust = iam.get_role(RoleName=f"codemate-{service}-codebuild-{app.env}")["Role"]["AssumeRolePolicyDocument"]
+        assert [s["Principal"] for s in trust["Statement"]] == [{"Service": "codebuild.amazonaws.com"}]
+    trust = iam.get_role(RoleName=f"codemate-pipeline-{app.env}")["Role"]["AssumeRolePolicyDocument"]
+    assert [s["Principal"] for s in trust["Statement"]] == [{"Service": "codepipeline.amazonaws.com"}]
+    account = app.client("sts").get_caller_identity()["Account"]
+    s3.head_bucket(Bucket=f"codemate-pipeline-artifacts-{app.env}-{account}")
+    assert PIPELINE_STAND_INS <= listed(app)
+
+
 class TestAsCommitted:
     """Before the first image: the cluster, log groups and roles, and no
     service, task definition or scaling."""
@@ -177,6 +197,12 @@ class TestAsCommitted:
         cluster = committed.client("ecs").describe_clusters(clusters=[f"codemate-cluster-{committed.env}"])["clusters"]
         assert [c["status"] for c in cluster] == ["ACTIVE"]
         log_groups_and_roles_exist(committed)
+
+    def test_the_pipeline_exists_but_may_not_deploy_yet(self, committed):
+        the_pipeline_around_its_stand_ins_exists(committed)
+        assert "pipeline/PipelineDeployPolicy" not in committed.resources
+        policies = committed.client("iam").list_role_policies(RoleName=f"codemate-pipeline-{committed.env}")
+        assert policies["PolicyNames"] == ["PipelineRole"]
 
     def test_the_load_balancer_is_there_already(self, committed):
         found = committed.client("elbv2").describe_load_balancers(Names=[f"codemate-alb-{committed.env}"])
@@ -447,6 +473,21 @@ class TestWithImages:
 
     def test_log_groups_and_roles_exist(self, running):
         log_groups_and_roles_exist(running)
+
+    def test_the_pipeline_may_update_the_deployed_services_and_pass_only_their_roles(self, running):
+        the_pipeline_around_its_stand_ins_exists(running)
+        iam, ecs = running.client("iam"), running.client("ecs")
+        found = iam.get_role_policy(RoleName=f"codemate-pipeline-{running.env}", PolicyName="PipelineDeployPolicy")
+        granted = {s["Sid"]: s for s in found["PolicyDocument"]["Statement"]}
+        cluster = f"codemate-cluster-{running.env}"
+        arns = [svc["serviceArn"] for svc in ecs.describe_services(
+            cluster=cluster, services=[f"codemate-{name}-service-{running.env}" for name in SERVICES])["services"]]
+        assert sorted(granted["UpdateServices"]["Resource"]) == sorted(arns)
+        roles = [iam.get_role(RoleName=f"codemate-{role}-{running.env}")["Role"]["Arn"]
+                 for role in ("ecs-execution", "backend-task")]
+        assert granted["PassTaskRoles"]["Resource"] == roles
+        assert granted["PassTaskRoles"]["Condition"] == {
+            "StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}}
 
     def test_not_emulated_names_acm_cloudfront_auto_scaling_and_the_secrets(self, running):
         names = listed(running)

@@ -65,12 +65,12 @@ def test_stack_policies_protect_stateful_resources_when_the_file_asks(project, c
     assert protection.desired_policies(templates, params_file(project, catalogue, "dev"), labels) == {}
     prod = params_file(project, catalogue, "prod")
     policies = protection.desired_policies(templates, prod, labels)
-    assert set(policies) == {"root", "storage", "data", "services"}  # services: the log groups
+    assert set(policies) == {"root", "storage", "data", "services", "pipeline"}  # services, pipeline: log groups
     deny = policies["data"]["Statement"][1]
     assert deny["Effect"] == "Deny" and deny["Action"] == ["Update:Replace", "Update:Delete"]
     assert "LogicalResourceId/Database" in deny["Resource"]
-    assert policies["root"]["Statement"][1]["Resource"] == ["LogicalResourceId/DataStack", "LogicalResourceId/ServicesStack",
-                                                            "LogicalResourceId/StorageStack"]
+    assert policies["root"]["Statement"][1]["Resource"] == ["LogicalResourceId/DataStack", "LogicalResourceId/PipelineStack",
+                                                            "LogicalResourceId/ServicesStack", "LogicalResourceId/StorageStack"]
     prod.stack_policy = {"Statement": [{"Effect": "Deny", "Action": "Update:*", "Principal": "*",
                                         "Resource": "LogicalResourceId/NetworkStack"}]}
     merged = protection.desired_policies(templates, prod, labels)["root"]["Statement"]

@@ -12,9 +12,9 @@ import importlib.util
 from pathlib import Path
 
 import pytest
-from awacs import ecr, logs
+from awacs import ecr, ecs, logs
 from awacs.aws import Allow, Statement
-from troposphere import GetAtt, Sub
+from troposphere import Equals, GetAtt, Ref, Sub
 from troposphere.elasticache import ReplicationGroup
 from troposphere.secretsmanager import Secret
 
@@ -25,7 +25,7 @@ from codemate_cfn.layer import Layer, Param
 from layer_values import templates
 from run_cli import ROOT
 from templates_src.kit.bucket import bucket, bucket_policy, lifecycle_rule
-from templates_src.kit.iam import role
+from templates_src.kit.iam import role, role_policy
 from templates_src.kit.logs import log_group
 from templates_src.kit.policies import RETAIN, SNAPSHOT
 from templates_src.kit.security_group import (
@@ -205,6 +205,30 @@ def test_a_role_reads_the_one_list_of_actions_allowed_on_star():
 
     assert made.title == "Tracer"  # xray:PutTraceSegments is on codemate_cfn/wildcard_actions.py's list
 
+
+
+def test_a_role_policy_is_a_policy_of_its_own_for_the_role_that_can_wait_for_a_condition():
+    def build(t):
+        made = t.add(role("DeployRole", "codepipeline.amazonaws.com", task_execution_statements()))
+        t.condition("Deploying", Equals(t.input("EnvironmentName"), "prod"))
+        t.add(role_policy("DeployPolicy", [Ref(made)], [
+            Statement(Sid="Update", Effect=Allow, Action=[ecs.UpdateService], Resource=[Sub("${Service}")]),
+            Statement(Sid="Read", Effect=Allow, Action=[ecs.DescribeTaskDefinition], Resource=["*"]),
+        ], Condition="Deploying"))
+
+    made = render(build)["Resources"]["DeployPolicy"]
+
+    assert made["Type"] == "AWS::IAM::Policy" and made["Condition"] == "Deploying"
+    assert made["Properties"]["PolicyName"] == "DeployPolicy"
+    assert made["Properties"]["Roles"] == [{"Ref": "DeployRole"}]
+    assert [s["Sid"] for s in made["Properties"]["PolicyDocument"]["Statement"]] == ["Update", "Read"]
+
+
+def test_a_role_policy_refuses_resource_star_as_a_role_does():
+    with pytest.raises(ValueError) as refused:
+        role_policy("DeployPolicy", [], [Statement(Effect=Allow, Action=[ecs.UpdateService], Resource=["*"])])
+
+    assert str(refused.value).startswith('policy DeployPolicy: statement 1 allows ecs:UpdateService on Resource "*"')
 
 # -- security groups -----------------------------------------------------------------
 
