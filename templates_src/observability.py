@@ -32,9 +32,9 @@ from troposphere.sns import SubscriptionResource, Topic, TopicPolicy
 
 from codemate_cfn.layer import Layer
 
+from .kit.images import SERVICES, image_set
 from .project import TRAIL_NAME
 
-SERVICES = ("Frontend", "Backend")  # the services layer's titles: <Title>ImageTag, <Title>ServiceName, ...
 MINUTE = 60  # seconds: every alarm looks at one-minute datapoints
 
 ECS_CPU_PERCENT = 80  # CPUUtilization above this ...
@@ -135,7 +135,7 @@ def service_alarms(t, topic: Topic) -> None:
     does its alarm."""
     cluster = t.input("ClusterName")
     for title in SERVICES:
-        present = t.condition(f"{title}ImageSet", Not(Equals(t.input(f"{title}ImageTag"), "")))
+        present = image_set(t, title)
         alarm(t, f"{title}CpuAlarm", (title.lower(), "cpu-high"),
               f"{title} ECS service: CPU above {ECS_CPU_PERCENT}% for {ECS_CPU_MINUTES} minutes.", topic,
               ("AWS/ECS", "CPUUtilization"), {"ClusterName": cluster, "ServiceName": t.input(f"{title}ServiceName")},

@@ -52,9 +52,9 @@ from codemate_cfn.layer import Layer
 from .kit.bucket import bucket, bucket_policy, lifecycle_rule
 from .kit.iam import role, role_policy
 from .kit.logs import log_group
-from .services import SIZES, image_pushed
+from .kit.images import SERVICES, image_set
 
-IMAGES = tuple(SIZES)  # "Frontend", "Backend": the services, their repositories and their containers
+IMAGES = tuple(SERVICES)  # "Frontend", "Backend": the services, their repositories and their containers
 SOURCE_ACTION = "GitHub"
 SOURCE_ARTIFACT = "Source"
 IMAGE_DEFINITIONS = "imagedefinitions.json"
@@ -68,7 +68,7 @@ DEPLOY_TIMEOUT_MINUTES = 30
 
 def container_of(title: str) -> str:
     """The container (and source directory) of an image: "frontend"."""
-    return SIZES[title][0]
+    return SERVICES[title]
 
 
 def buildspec(directory: str, container: str) -> str:
@@ -250,7 +250,7 @@ def stages(t, connection_arn, projects: dict) -> list:
 
 def pipeline(t, connection_arn, artifacts, key, projects: dict) -> Pipeline:
     t.condition("ManualApproval", Equals(t.input("RequireManualApproval"), "true"))
-    t.condition("DeployServices", And(*(ConditionRef(image_pushed(t, title)) for title in IMAGES)))
+    t.condition("DeployServices", And(*(ConditionRef(image_set(t, title)) for title in IMAGES)))
     runner = pipeline_role(t, artifacts, key, connection_arn, projects)
     return t.add(Pipeline(
         "Pipeline",

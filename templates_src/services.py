@@ -11,7 +11,7 @@ created after the listener rules exist, as ECS requires."""
 
 from awacs import ecr, kms, logs, s3, secretsmanager
 from awacs.aws import Allow, Statement
-from troposphere import Equals, GetAtt, If, Join, Not, Ref, Split, Sub
+from troposphere import GetAtt, If, Join, Ref, Split, Sub
 from troposphere.applicationautoscaling import (
     PredefinedMetricSpecification,
     ScalableTarget,
@@ -41,6 +41,7 @@ from troposphere.ecs import (
 from codemate_cfn.layer import Layer
 
 from .kit.iam import role
+from .kit.images import image_set
 from .kit.logs import log_group
 
 # CodeMate's design: container, CPU units, memory (MiB), port, health check path.
@@ -71,10 +72,6 @@ def secrets(**value_from) -> list[Secret]:
 def key_of(secret_input: str, key: str) -> Sub:
     """One JSON key of a secret, as ECS's valueFrom names it: <arn>:<key>::"""
     return Sub("${%s}:%s::" % (secret_input, key))
-
-
-def image_pushed(t, title: str) -> str:
-    return t.condition(f"{title}ImageSet", Not(Equals(t.input(f"{title}ImageTag"), "")))
 
 
 def roles(t, groups: dict):
@@ -157,7 +154,7 @@ def site_url(t) -> Sub:
 def frontend_task(t, group, execution):
     t.input("FrontendRepositoryUri")
     return task_definition(t, "FrontendTaskDefinition", "frontend", *SIZES["Frontend"][1:3],
-                           image_pushed(t, "Frontend"), execution, [container(
+                           image_set(t, "Frontend"), execution, [container(
                                "Frontend", group,
                                Environment=env(NODE_ENV="production", PORT=str(SIZES["Frontend"][3]),
                                                HOSTNAME="0.0.0.0", NEXTAUTH_URL=site_url(t)),
@@ -171,7 +168,7 @@ def backend_task(t, group, execution, task_role):
     t.input("BackendRepositoryUri")
     db_env, db_secrets = database_settings(t)
     return task_definition(t, "BackendTaskDefinition", "backend", *SIZES["Backend"][1:3],
-                           image_pushed(t, "Backend"), execution, [container(
+                           image_set(t, "Backend"), execution, [container(
                                "Backend", group,
                                Environment=db_env + env(
                                    NODE_ENV="production", PORT=str(SIZES["Backend"][3]),
@@ -191,7 +188,7 @@ def migration_task(t, group, execution):
     `codemate_cfn migrate`; its log goes to the backend's log group."""
     name, cpu, memory = MIGRATION
     db_env, db_secrets = database_settings(t)
-    return task_definition(t, "MigrationTaskDefinition", name, cpu, memory, image_pushed(t, "Backend"), execution, [
+    return task_definition(t, "MigrationTaskDefinition", name, cpu, memory, image_set(t, "Backend"), execution, [
         ContainerDefinition(
             Name=name,
             Image=Sub("${BackendRepositoryUri}:${BackendImageTag}"),
