@@ -70,3 +70,23 @@ def test_the_command_line_keeps_aws_out_of_its_start():
             "if m.startswith(('boto3', 'botocore', 'codemate_cfn.deploy.aws', 'cfnlint'))))")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.stdout.strip() == "[]", done.stdout + done.stderr
+
+
+def test_layers_import_the_kit_and_the_project_never_another_layer():
+    """DESIGN: templates_src/ imports only codemate_cfn.layer and its own
+    kit; a layer shares with another through outputs (wiring by name) or
+    the kit, never by importing it."""
+    from codemate_cfn.compile.discovery import load_layers
+
+    sources = PACKAGE.parent / "templates_src"
+    layers = {layer.name for layer in load_layers(PACKAGE.parent)}
+    for path in sources.glob("*.py"):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.level:
+                first = (node.module or "").split(".")[0]
+                assert first not in layers, f"{path.name} imports the {first} layer"
+            elif isinstance(node, (ast.Import, ast.ImportFrom)):
+                module = node.module if isinstance(node, ast.ImportFrom) else node.names[0].name
+                if module.startswith("codemate_cfn"):
+                    assert module == "codemate_cfn.layer", f"{path.name} imports {module}"
