@@ -64,7 +64,7 @@ def test_plan_output_json_and_its_exit_status(run, aws, templates, project, cata
     assert same.returncode == 0, same.stderr
     assert json.loads(same.stdout) == {"stack": "codemate-dev", "status": "no changes", "changes": [],
                                        "counts": {"add": 0, "modify": 0, "remove": 0, "replace": 0, "conditional": 0},
-                                       "refused": []}
+                                       "refused": [], "rollback_triggers": None}  # nothing runs: no triggers
 
     # the same file pointed at another environment renames, so replaces, every named bucket
     renamed = copy_of(project, tmp_path, "dev", EnvironmentName="prod")

@@ -94,7 +94,7 @@ def deploy(aws, templates, params, catalogue, options, ui, yes: bool = False, ex
         ui.say(f"no changes: stack {options.stack_name} already runs these templates and parameters")
         flow.keep_protected(aws, proposal, templates, params, ui)
         return Outcome("no changes", proposal, (proposal.stack or {}).get("Outputs") or [])
-    ui.say(plan_view.format_plan(proposal.changes, proposal.refused))
+    ui.say(plan_view.format_plan(proposal.changes, proposal.refused, proposal.rollback))
     if proposal.refused:
         flow.discard(aws, proposal)
         ui.note(f"stopped: the stateful guard refused {len(proposal.refused)} change(s); the change set was deleted")
@@ -131,8 +131,8 @@ def execute_reviewed(aws, ref: str, params, options, ui) -> Outcome:
     its plan, worked out again, passes the stateful guard."""
     from codemate_cfn.deploy import flow, plan_view, reviewed
 
-    proposal, templates = reviewed.propose(aws, ref, options, ui)
-    ui.say(plan_view.format_plan(proposal.changes, proposal.refused))
+    proposal, templates = reviewed.propose(aws, ref, options, ui, params)
+    ui.say(plan_view.format_plan(proposal.changes, proposal.refused, proposal.rollback))
     if proposal.refused:
         ui.note(f"stopped: the stateful guard refused {len(proposal.refused)} change(s); change set "
                 f"{proposal.change_set.name} is left as it is")

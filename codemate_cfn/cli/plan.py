@@ -64,10 +64,11 @@ def run(args) -> int:
             lookups.stand_in_for_the_account(aws, params, catalogue, ui)
         proposal = plan(aws, templates, params, catalogue, options, ui)
     if args.output == "json":
-        ui.say(json.dumps({"stack": options.stack_name, **plan_view.plan_json(proposal.changes, proposal.refused)},
-                          indent=2))
+        rollback = None if proposal.no_changes else proposal.rollback  # nothing runs: no triggers apply
+        ui.say(json.dumps({"stack": options.stack_name,
+                           **plan_view.plan_json(proposal.changes, proposal.refused, rollback)}, indent=2))
     elif proposal.no_changes:
         ui.say(f"no changes: stack {options.stack_name} already runs these templates and parameters")
     else:
-        ui.say(plan_view.format_plan(proposal.changes, proposal.refused))
+        ui.say(plan_view.format_plan(proposal.changes, proposal.refused, proposal.rollback))
     return exit_code(proposal)

@@ -57,10 +57,14 @@ def new_name(now: datetime | None = None) -> str:
 
 def create(cfn, stack_name: str, kind: str, template_url: str, parameters: list[dict], tags: dict[str, str],
            labels: dict[str, str] | None = None, poll_seconds: float = 2.0, sleep=time.sleep,
-           clock=time.monotonic, deadline_seconds: float = WAIT_SECONDS) -> ChangeSet:
+           clock=time.monotonic, deadline_seconds: float = WAIT_SECONDS,
+           rollback_configuration: dict | None = None) -> ChangeSet:
     """Create the change set and wait until AWS has worked it out, for at
     most `deadline_seconds` (then CodemateError, the change set left as it
-    is). `labels` names nested stacks by logical ID ("NetworkStack" -> "network")."""
+    is). `labels` names nested stacks by logical ID ("NetworkStack" -> "network").
+    `rollback_configuration` (triggers.Rollback.configuration) goes with the
+    change set to its execution."""
+    rollback = {"RollbackConfiguration": rollback_configuration} if rollback_configuration is not None else {}
     made = cfn.create_change_set(
         StackName=stack_name,
         ChangeSetName=new_name(),
@@ -71,6 +75,7 @@ def create(cfn, stack_name: str, kind: str, template_url: str, parameters: list[
         Capabilities=CAPABILITIES,
         IncludeNestedStacks=True,
         Description="codemate-cfn deploy",
+        **rollback,
     )
     started = clock()
     try:

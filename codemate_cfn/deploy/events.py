@@ -195,29 +195,93 @@ def recent(aws, stack_id: str, labels: dict[str, str] | None = None, limit: int 
     return sorted(found, key=lambda e: e["Timestamp"])[-limit:]
 
 
+def _echoes(event: dict) -> bool:
+    """Whether the event only echoes a failure elsewhere (or a cancellation)."""
+    return any(echo in (event.get("ResourceStatusReason") or "") for echo in ECHOES)
+
+
 def first_failures(found: list[dict], limit: int = FAILURES_SHOWN) -> list[dict]:
     """The failures that caused the others, oldest first: failed events
     that do not just echo a failure in a nested stack or a cancellation."""
     failed = [e for e in found if e["ResourceStatus"].endswith("_FAILED") and not _is_stack_itself(e)]
-    causes = [e for e in failed if not any(echo in (e.get("ResourceStatusReason") or "") for echo in ECHOES)]
+    causes = [e for e in failed if not _echoes(e)]
     chosen = causes or failed or [e for e in found if e["ResourceStatus"].endswith("_FAILED")]
     return sorted(chosen, key=lambda e: e["Timestamp"])[:limit]
 
 
-def failures(aws, stack_id: str, since=None, labels: dict[str, str] | None = None) -> list[dict]:
-    """Every failing event of the root and its nested stacks since `since`."""
+def _since(aws, stack_id: str, since=None, labels: dict[str, str] | None = None) -> list[dict]:
+    """Every event of the root and its nested stacks since `since`."""
     stream = Stream(aws.cloudformation, stack_id, since, labels or {})
     stream.discover()
     found = stream.poll()
-    found += stream.poll()  # nested stacks only named in the root's events
-    return first_failures(found)
+    return found + stream.poll()  # nested stacks only named in the root's events
+
+
+def failures(aws, stack_id: str, since=None, labels: dict[str, str] | None = None) -> list[dict]:
+    """The first failing events of the root and its nested stacks since `since`."""
+    return first_failures(_since(aws, stack_id, since, labels))
+
+
+# How CloudFormation says that rollback triggers rolled an operation back: the
+# reason of the stack's own *ROLLBACK_IN_PROGRESS event (and its StackStatusReason),
+# followed by the alarms' names.
+ALARM_ROLLBACK = "The following CloudWatch Alarms were in ALARM state:"
+
+
+def _names_alarms(event: dict) -> bool:
+    """Whether the event is a stack's rollback because of its rollback triggers."""
+    return (_is_stack_itself(event) and event["ResourceStatus"].endswith("ROLLBACK_IN_PROGRESS")
+            and ALARM_ROLLBACK in (event.get("ResourceStatusReason") or ""))
+
+
+def rollback_alarms(found: list[dict]) -> list[str]:
+    """The names of the alarms whose ALARM state rolled the operation back,
+    from the stacks' own rollback events; none when something else did."""
+    names = [name.strip() for e in found if _names_alarms(e)
+             for name in e["ResourceStatusReason"].split(ALARM_ROLLBACK, 1)[1].split(",")]
+    return list(dict.fromkeys(name for name in names if name))
+
+
+def alarm_rollback(alarms: list[str]) -> str:
+    """What rolled the deploy back, in words."""
+    which = f"alarm {alarms[0]}" if len(alarms) == 1 else f"alarms {', '.join(alarms)}"
+    return f"rolled back because {which} went into ALARM during the deploy (rollback trigger)"
+
+
+@dataclass
+class Failure:
+    """Why an operation failed: its first failing events and, when its
+    rollback triggers rolled it back, the alarms that did."""
+
+    failures: list[dict]
+    alarms: list[str]
+
+
+def _line(event: dict) -> str:
+    return (f"  {event['Label']}/{event['LogicalResourceId']} ({event.get('ResourceType', '?')}) "
+            f"{event['ResourceStatus']}: {event.get('ResourceStatusReason') or 'no reason given'}")
+
+
+def explain_failure(aws, stack_id: str, final: str, ui, since=None, labels: dict[str, str] | None = None) -> Failure:
+    """Say why the operation ended in `final`: the alarms that rolled it
+    back (rollback triggers) with the events that say so, or its first
+    failures."""
+    found = _since(aws, stack_id, since, labels)
+    failed, alarms = first_failures(found), rollback_alarms(found)
+    if alarms:
+        ui.note(alarm_rollback(alarms))
+        # the rollback's own events, and failures that are not cancellations by it
+        shown = [e for e in found if _names_alarms(e)] + [e for e in failed if not _echoes(e)]
+        ui.note(f"events ({final}):")
+        for event in sorted(shown, key=lambda e: e["Timestamp"]):
+            ui.note(_line(event))
+    elif failed:
+        ui.note(f"first failures ({final}):")
+        for event in failed:
+            ui.note(_line(event))
+    return Failure(failed, alarms)
 
 
 def report_failure(aws, stack_id: str, final: str, ui, since=None, labels: dict[str, str] | None = None) -> list[dict]:
-    found = failures(aws, stack_id, since, labels)
-    if found:
-        ui.note(f"first failures ({final}):")
-        for event in found:
-            ui.note(f"  {event['Label']}/{event['LogicalResourceId']} ({event.get('ResourceType', '?')}) "
-                    f"{event['ResourceStatus']}: {event.get('ResourceStatusReason') or 'no reason given'}")
-    return found
+    """explain_failure, for callers that want the failing events only."""
+    return explain_failure(aws, stack_id, final, ui, since, labels).failures

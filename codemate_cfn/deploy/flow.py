@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from codemate_cfn.compile.layout import ROOT, nested_names
-from codemate_cfn.deploy import bootstrap, changeset, events, guard, lookups, plan, taken, upload
+from codemate_cfn.deploy import bootstrap, changeset, events, guard, lookups, plan, taken, triggers, upload
 from codemate_cfn.deploy.protection import lift_for, protect
 from codemate_cfn.deploy.provenance import TAGS as PROVENANCE
 from codemate_cfn.deploy.provenance import params_hash, provenance
@@ -59,6 +59,7 @@ class Proposal:
     changes: list = field(default_factory=list)
     refused: list[str] = field(default_factory=list)  # what the guard refuses
     allowed: list[str] = field(default_factory=list)  # what --allow-replacement let through
+    rollback: triggers.Rollback | None = None  # the rollback triggers its change set carries
 
     @property
     def deployed(self) -> bool:
@@ -188,13 +189,20 @@ def propose(aws, templates: dict[str, dict], params, catalogue: dict, options: O
         {"ParameterKey": TEMPLATES_BUCKET.name, "ParameterValue": bucket},
         {"ParameterKey": TEMPLATES_PREFIX.name, "ParameterValue": uploaded.prefix},
     ]
+    minutes = params.setting(triggers.MONITORING_KEY)
+    rollback = triggers.from_stack(stack if deployed else None, templates[ROOT], minutes)
+    ui.step(rollback.describe())
+    left_out = triggers.left_out_note(rollback, options.stack_name)
+    if left_out:
+        ui.note(left_out)
     ui.step(f"change set on stack {options.stack_name} ({kind}, nested change sets included)")
     change_set = changeset.create(cfn, options.stack_name, kind, uploaded.url(ROOT), cfn_parameters, tags,
-                                  labels=labels, poll_seconds=min(options.poll_seconds, 2.0))
+                                  labels=labels, poll_seconds=min(options.poll_seconds, 2.0),
+                                  rollback_configuration=rollback.configuration())
     if change_set.failed:
         changeset.discard(cfn, change_set)
         raise CodemateError(f"change set on stack {options.stack_name} failed: {change_set.reason}")
-    proposal = Proposal(stack, change_set, labels, uploaded=uploaded.uploaded)
+    proposal = Proposal(stack, change_set, labels, uploaded=uploaded.uploaded, rollback=rollback)
     detailed = changeset.has_detail(change_set.changes)
     if change_set.no_changes or (not detailed and not predicted and deployed and _unchanged(stack, tags, bucket)):
         proposal.no_changes = True
@@ -245,11 +253,12 @@ def execute(aws, proposal: Proposal, templates: dict[str, dict], params, options
                          expected=len(proposal.changes), labels=labels, resume_hint=options.resume_hint)
     deployed = cfn.describe_stacks(StackName=change_set.stack_id)["Stacks"][0]
     if final not in events.SUCCEEDED:
-        for line in taken.notes(events.report_failure(aws, change_set.stack_id, final, ui, since=since, labels=labels)):
+        failure = events.explain_failure(aws, change_set.stack_id, final, ui, since=since, labels=labels)
+        for line in taken.notes(failure.failures):
             ui.note(line)
         if final in events.STABLE:
             protect(aws, deployed, templates, params, labels, ui)  # restore what lift_for relaxed
-        raise DeployFailed(failure_message(deployed["StackName"], final, options.command))
+        raise DeployFailed(failure_message(deployed["StackName"], final, options.command, failure.alarms))
     protected(aws, deployed, templates, params, labels, ui, options)
     return deployed
 
@@ -272,9 +281,14 @@ def protected(aws, deployed: dict, templates, params, labels, ui, options: Optio
         ) from None
 
 
-def failure_message(name: str, final: str, command) -> str:
-    """What a failed deploy says; `command(name, *more)` spells a hint (Options.command)."""
+def failure_message(name: str, final: str, command, alarms: list[str] = ()) -> str:
+    """What a failed deploy says; `command(name, *more)` spells a hint
+    (Options.command). `alarms`: the rollback triggers that rolled it back."""
     message = f"deploy of stack {name} failed: it is {final}"
+    if alarms and final == "UPDATE_ROLLBACK_COMPLETE":
+        return f"{message}: {events.alarm_rollback(alarms)}; the stack runs its previous templates"
+    if alarms:
+        message += f" ({events.alarm_rollback(alarms)})"
     if final == "ROLLBACK_COMPLETE":
         message += (f". The first create failed; fix the cause above, then deploy again with --recreate "
                     f"({command('deploy', '--recreate')})")

@@ -26,9 +26,11 @@ def summary(changes: list[Change]) -> str:
     )
 
 
-def format_plan(changes: list[Change], refused: list[str] = ()) -> str:
+def format_plan(changes: list[Change], refused: list[str] = (), rollback=None) -> str:
     """One table per stack (root first), the access-widening notes, the
-    guard's refusals and a summary line; "no changes" when there are none."""
+    guard's refusals, the rollback triggers the change set carries
+    (`rollback`: a triggers.Rollback, when known) and a summary line;
+    "no changes" when there are none."""
     if not changes:
         return "no changes"
     stacks = list(dict.fromkeys([c.stack for c in changes]))
@@ -49,16 +51,20 @@ def format_plan(changes: list[Change], refused: list[str] = ()) -> str:
         parts.append("Updated in place (may replace in general, not for this change):\n" + "\n".join(kept))
     if refused:
         parts.append("Refused by the stateful guard:\n" + "\n".join(f"  {r}" for r in refused))
+    if rollback is not None:
+        parts.append(rollback.plan_line())
     parts.append(summary(changes))
     return "\n\n".join(parts)
 
 
-def plan_json(changes: list[Change], refused: list[str]) -> dict:
-    """The plan for `plan --output json`."""
+def plan_json(changes: list[Change], refused: list[str], rollback=None) -> dict:
+    """The plan for `plan --output json`; `rollback_triggers` is null when
+    not known (no `rollback` given)."""
     status = "blocked" if refused else "changes" if changes else "no changes"
     return {
         "status": status,
         "changes": [asdict(c) for c in changes],
         "counts": counts(changes),
         "refused": list(refused),
+        "rollback_triggers": rollback.as_json() if rollback is not None else None,
     }

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 
 from codemate_cfn.compile.layout import ROOT, nested_names, template_file
-from codemate_cfn.deploy import changeset, flow
+from codemate_cfn.deploy import changeset, flow, triggers
 from codemate_cfn.deploy.stack import as_dict, existing, is_gone
 from codemate_cfn.errors import CodemateError
 from codemate_cfn.params.parameter import TEMPLATES_BUCKET, TEMPLATES_PREFIX
@@ -77,15 +77,37 @@ def templates_of(aws, found: dict) -> dict[str, dict]:
     return templates
 
 
-def propose(aws, ref: str, options: flow.Options, ui) -> tuple[flow.Proposal, dict[str, dict]]:
+def kept_rollback(found: dict, stack: dict, templates: dict[str, dict], params, options: flow.Options,
+                  ui) -> triggers.Rollback:
+    """The rollback triggers the change set runs with: those it was created
+    with (ExecuteChangeSet takes none), said; with `params`, a note when a
+    deploy now would give others (the stack's RollbackAlarmArns output or
+    the parameter file's monitoring time changed since)."""
+    kept = triggers.from_change_set(found)
+    name = found["ChangeSetName"]
+    ui.step(kept.describe(f"rollback triggers, as change set {name} was created with them"))
+    if params is not None:
+        now = triggers.from_stack(stack if flow.runs_templates(stack) else None, templates[ROOT],
+                                  params.setting(triggers.MONITORING_KEY))
+        if triggers.differs(kept, now):
+            ui.note(f"note: change set {name} keeps the rollback triggers it was created with; a new change set "
+                    f"would have: {now.summary()}. To run with those, propose again: "
+                    f"{options.command('deploy', '--no-execute')}")
+    return kept
+
+
+def propose(aws, ref: str, options: flow.Options, ui, params=None) -> tuple[flow.Proposal, dict[str, dict]]:
     """The change set `ref` on the options' stack as a judged proposal, and
-    the templates it deploys (for the protection applied afterwards)."""
+    the templates it deploys (for the protection applied afterwards).
+    With `params` (the parameter file), its rollback triggers are compared
+    with those a deploy would give it now."""
     cfn = aws.cloudformation
     stack = existing(cfn, options.stack_name, aws.target.region)
     found = describe(cfn, stack, ref)
     ui.step(f"change set {found['ChangeSetName']} on stack {stack['StackName']}: {found['Status']}, "
             f"created {found['CreationTime']:%Y-%m-%d %H:%M:%S %Z}".rstrip())
     templates = templates_of(aws, found)
+    rollback = kept_rollback(found, stack, templates, params, options, ui)
     labels = nested_names(templates[ROOT])
     predicted = flow.predict_over(aws, stack, templates, as_dict(found.get("Parameters"), "ParameterKey",
                                                                  "ParameterValue"))
@@ -93,4 +115,5 @@ def propose(aws, ref: str, options: flow.Options, ui) -> tuple[flow.Proposal, di
                                "UPDATE" if flow.runs_templates(stack) else "CREATE",
                                found["Status"], found.get("StatusReason", ""),
                                changes=changeset.resource_changes(cfn, found["ChangeSetId"], labels=labels))
-    return flow.judge(flow.Proposal(stack, made, labels), predicted, options.allow_replacement), templates
+    return flow.judge(flow.Proposal(stack, made, labels, rollback=rollback), predicted,
+                      options.allow_replacement), templates

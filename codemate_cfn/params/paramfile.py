@@ -32,7 +32,42 @@ TOP_LEVEL_KEYS = {
     "StackPolicy": "CloudFormation stack policy document (optional)",
     "Deployment": "codemate-cfn deploy settings (optional)",
 }
-DEPLOYMENT_KEYS = {"TerminationProtection": bool, "ProtectStatefulResources": bool}
+
+
+@dataclass(frozen=True)
+class Setting:
+    """A key of a parameter file's `Deployment` section: a flag (true or
+    false), or a whole number from `minimum` to `maximum`; `default` when
+    the file leaves it out."""
+
+    kind: type  # bool or int
+    default: bool | int
+    minimum: int | None = None
+    maximum: int | None = None
+    unit: str = ""  # what the number counts ("minutes"), for the message
+
+    def problem(self, value) -> str | None:
+        """What is wrong with `value` for this key, or None."""
+        got = shown(json.dumps(value))
+        if self.kind is bool:
+            return None if isinstance(value, bool) else f"wrong type: expected true or false, got {got}"
+        if isinstance(value, bool) or not isinstance(value, int):  # true is an int to Python, 10.0 a float
+            return (f"wrong type: expected a whole number of {self.unit} ({self.minimum} to {self.maximum}), "
+                    f"got {got}")
+        if value < self.minimum:
+            return f"{value} is below the minimum {self.minimum}"
+        if value > self.maximum:
+            return f"{value} is above the maximum {self.maximum}"
+        return None
+
+
+DEPLOYMENT_KEYS = {
+    "TerminationProtection": Setting(bool, False),
+    "ProtectStatefulResources": Setting(bool, False),
+    # how long CloudFormation keeps watching the rollback triggers once the resources are deployed
+    # (RollbackConfiguration.MonitoringTimeInMinutes: 0 to 180)
+    "RollbackMonitoringMinutes": Setting(int, 0, minimum=0, maximum=180, unit="minutes"),
+}
 
 
 @dataclass
@@ -47,6 +82,10 @@ class ParamFile:
     @property
     def environment(self) -> str:
         return self.parameters.get(self.environment_param, self.path.stem)
+
+    def setting(self, key: str):
+        """The file's `Deployment.<key>`, else its default (DEPLOYMENT_KEYS)."""
+        return self.deployment.get(key, DEPLOYMENT_KEYS[key].default)
 
     def cfn_parameters(self) -> list[dict]:
         return [{"ParameterKey": k, "ParameterValue": v} for k, v in sorted(self.parameters.items())]
@@ -126,8 +165,8 @@ def _check_deployment(path: Path, deployment) -> list[str]:
     for key, value in deployment.items():
         if key not in DEPLOYMENT_KEYS:
             problems.append(f"{path}: Deployment.{shown(key)}: unknown key (known: {', '.join(DEPLOYMENT_KEYS)})")
-        elif not isinstance(value, DEPLOYMENT_KEYS[key]):
-            problems.append(f"{path}: Deployment.{key}: wrong type: expected true or false")
+        elif (problem := DEPLOYMENT_KEYS[key].problem(value)) is not None:
+            problems.append(f"{path}: Deployment.{key}: {problem}")
     return problems
 
 
