@@ -56,7 +56,7 @@ def _problem(statement) -> str | None:
         return None
     return (f"allows {', '.join(wide)} on Resource \"*\"; scope it to ARNs "
             "(\"*\" is only for the actions AWS authorizes on \"*\" alone: STAR_ONLY_ACTIONS in "
-            "codemate_cfn/compile/rules/IamWildcardResource.py)")
+            "codemate_cfn/wildcard_actions.py)")
 
 
 def _statements(rtype: str, properties: dict, base: list):
