@@ -20,7 +20,7 @@ import json
 
 from awacs import codebuild, codeconnections, codestar_connections, ecr, ecs, iam, kms, logs, s3
 from awacs.aws import Allow, Condition, Statement, StringEquals
-from troposphere import And, Condition as ConditionRef, Equals, GetAtt, If, Join, NoValue, Ref, Sub
+from troposphere import And, Condition as ConditionRef, Equals, GetAtt, If, NoValue, Ref, Sub
 from troposphere.codebuild import (
     Artifacts,
     CloudWatchLogs,
@@ -189,8 +189,9 @@ def pipeline_role(t, artifacts, key, connection_arn, projects: dict):
                   Action=[codestar_connections.UseConnection, codeconnections.UseConnection],
                   Resource=[connection_arn]),
     ], RoleName=t.name_of("pipeline")))
-    families = [Join("", [Sub("arn:${AWS::Partition}:ecs:${AWS::Region}:${AWS::AccountId}:task-definition/"),
-                          t.name_of(container_of(title)), ":*"]) for title in IMAGES]
+    # Every revision of each service's family, in one Fn::Sub (the family's name is one too).
+    families = [Sub("arn:${AWS::Partition}:ecs:${AWS::Region}:${AWS::AccountId}:task-definition/"
+                    + t.name_of(container_of(title)).to_dict()["Fn::Sub"] + ":*") for title in IMAGES]
     t.add(role_policy("PipelineDeployPolicy", [Ref(made)], [
         Statement(Sid="UpdateServices", Effect=Allow, Action=[ecs.DescribeServices, ecs.UpdateService],
                   Resource=[t.input(f"{title}ServiceArn") for title in IMAGES]),

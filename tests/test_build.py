@@ -293,9 +293,9 @@ def test_a_lint_failure_is_reported_per_finding_and_exits_non_zero(tmp_path, mon
     assert status == 1
     assert "  network.json: Vpc: E3012 (error): Expected type boolean (line 40)" in out.splitlines()
     assert "  security.json: Unused: W2001 (warning): Parameter Unused not used. (line 3)" in out.splitlines()
-    assert "note: root.json: -: I3011 (informational): Just so you know (line 1)" in out.splitlines()
-    assert out.rstrip().endswith(f"build failed: 1 error(s), 1 warning(s); the failing templates are in "
-                                 f"{tmp_path / 'out' / 'failed' / 'templates'}/, no good build yet")
+    assert "  root.json: -: I3011 (informational): Just so you know (line 1)" in out.splitlines()
+    assert out.rstrip().endswith(f"build failed: 1 error(s), 1 warning(s), 1 informational; the failing templates "
+                                 f"are in {tmp_path / 'out' / 'failed' / 'templates'}/, no good build yet")
     assert not (tmp_path / "out" / "cache.json").exists()
     assert not (tmp_path / "out" / "templates").exists()  # what failed is never where a deploy reads
     # a failed build is never cached; its findings are, per template, so

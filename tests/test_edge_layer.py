@@ -210,7 +210,7 @@ def test_without_cloudfront_nobody_reads_the_static_bucket_and_tls_is_required(e
     assert [s["Effect"] for s in statements] == ["Deny"]
     assert statements[0]["Condition"] == {"Bool": {"aws:SecureTransport": False}}
     assert statements[0]["Resource"] == [{"Ref": "StaticBucketArn"},
-                                         {"Fn::Join": ["", [{"Ref": "StaticBucketArn"}, "/*"]]}]
+                                         {"Fn::Sub": "${StaticBucketArn}/*"}]
 
 
 def test_outputs_for_the_services_and_for_people(edge):

@@ -17,11 +17,12 @@ from awacs.aws import Allow, Statement
 from troposphere import Equals, GetAtt, Ref, Sub
 from troposphere.elasticache import ReplicationGroup
 from troposphere.secretsmanager import Secret
+from troposphere.sns import Topic
 
 from codemate_cfn.compile.render import render_layers, to_json
 from codemate_cfn.deploy import bootstrap
 from codemate_cfn.errors import BuildError
-from codemate_cfn.layer import Layer, Param
+from codemate_cfn.layer import Layer, Param, ignore_check
 from layer_values import templates
 from run_cli import ROOT
 from templates_src.kit.bucket import bucket, bucket_policy, lifecycle_rule
@@ -276,12 +277,29 @@ def test_a_security_group_without_egress_rules_is_refused():
         render(build, VPC_ID)
 
 
+# -- a cfn-lint check ignored, with its reason ------------------------------------------
+
+def test_a_check_is_ignored_on_its_resource_with_the_reason_beside_it_and_other_metadata_kept():
+    def build(t):
+        topic = Topic("Alerts", TopicName="alerts", Metadata={"checkov": {"skip": [{"id": "CKV_AWS_26",
+                                                                                   "comment": "scanner's"}]}})
+        t.add(ignore_check(ignore_check(topic, "I1022", "Named as the design says."), "W3005", "Kept for order."))
+
+    assert render(build)["Resources"]["Alerts"]["Metadata"] == {
+        "checkov": {"skip": [{"id": "CKV_AWS_26", "comment": "scanner's"}]},
+        "cfn-lint": {"config": {"ignore_checks": ["I1022", "W3005"]}},
+        "codemate": {"cfn-lint-reasons": {"I1022": "Named as the design says.", "W3005": "Kept for order."}},
+    }
+    with pytest.raises(ValueError, match="ignoring I1022 on Alerts: give the reason"):
+        ignore_check(Topic("Alerts"), "I1022", "  ")
+
+
 # -- all together, as cfn-lint sees it ----------------------------------------------------
 
 def test_a_layer_made_of_every_block_lints_clean(tmp_path):
-    from codemate_cfn.compile.build import RULES_DIRS
+    from codemate_cfn.compile.build import INCLUDED_CHECKS, RULES_DIRS
     from codemate_cfn.compile.lint import Setup, failing, lint_templates
-    from codemate_cfn.compile.rules import rule_config
+    from codemate_cfn.compile.rules import MANDATORY_RULES, rule_config
 
     def build(t):
         t.add(bucket_policy(t.add(bucket("FilesBucket", t.name_of("files", account=True),
@@ -298,7 +316,8 @@ def test_a_layer_made_of_every_block_lints_clean(tmp_path):
         paths[-1].write_text(to_json(template))
 
     # cfn-lint's rules and the project's policies alike
-    setup = Setup(regions=CONVENTIONS.regions, rules_dirs=tuple(map(str, RULES_DIRS)), configure=rule_config(CONVENTIONS))
+    setup = Setup(regions=CONVENTIONS.regions, rules_dirs=tuple(map(str, RULES_DIRS)), configure=rule_config(CONVENTIONS),
+                  include=INCLUDED_CHECKS, mandatory=MANDATORY_RULES)
     assert failing(lint_templates(paths, setup=setup).findings) == []
 
 

@@ -99,9 +99,39 @@ def test_each_template_is_timed(linted):
     assert all(seconds > 0 for seconds in linted.seconds.values())
 
 
-def test_warnings_fail_like_errors(findings):
+def test_warnings_and_informational_findings_fail_like_errors(findings):
     assert {f.level for f in failing(findings)} == {"error", "warning"}
-    assert failing([Finding("root.json", "-", "I3011", "informational", "fyi", 1)]) == []
+    informational = Finding("root.json", "NetworkStack", "I3011", "informational", "fyi", 1)
+    assert failing([informational]) == [informational]
+
+
+def test_informational_rules_run_only_when_included(bad_templates):
+    """cfn-lint's I rules are off unless the setup includes them (the build
+    does: compile/build.py INCLUDED_CHECKS)."""
+    joined = bad_templates[0].parent / "joined.json"
+    joined.write_text(json.dumps({"Resources": {"Topic": {"Type": "AWS::SNS::Topic", "Properties": {
+        "TopicName": {"Fn::Join": ["", [{"Ref": "AWS::StackName"}, "-alerts"]]}}}}}, indent=2))
+
+    without = lint_templates([joined], setup=Setup())
+    included = lint_templates([joined], setup=Setup(include=("I",)))
+
+    assert [f.rule for f in without.findings] == []
+    assert [(f.resource, f.rule, f.level) for f in included.findings] == [("Topic", "I1022", "informational")]
+
+
+def test_a_mandatory_rule_is_not_turned_off_by_an_ignore_in_the_resource(bad_templates, rules_dir):
+    ignored = bad_templates[0].parent / "ignored.json"
+    ignored.write_text(json.dumps({"Resources": {"AppSecurityGroup": {
+        "Type": "AWS::EC2::SecurityGroup",
+        "Metadata": {"cfn-lint": {"config": {"ignore_checks": ["W9901"]}}},
+        "Properties": {"GroupDescription": "app"}}}}, indent=2))
+    custom = (str(rules_dir),)
+
+    plain = lint_templates([ignored], setup=Setup(rules_dirs=custom))
+    mandatory = lint_templates([ignored], setup=Setup(rules_dirs=custom, mandatory=("W9901",)))
+
+    assert [f.rule for f in plain.findings] == []
+    assert [(f.resource, f.rule) for f in mandatory.findings] == [("AppSecurityGroup", "W9901")]
 
 
 def test_findings_of_both_batches_are_merged_and_sorted(findings):
@@ -189,6 +219,14 @@ def test_another_linter_voids_the_findings_but_keeps_the_costs(tmp_path):
     assert (same.findings("a.json", "sha-a"), same.rendered_from) == ([finding], "inputs")
     assert other.findings("a.json", "sha-a") is None
     assert other.costs({"a.json": 200}) == {"a.json": 2.0}
+
+
+def test_the_linter_key_covers_the_rules_included_and_the_mandatory_ones():
+    from codemate_cfn.compile.lintcache import linter_key
+
+    keys = {linter_key("1.58.0", setup, code="code") for setup in (
+        Setup(), Setup(include=("I",)), Setup(mandatory=("E9006",)), Setup(include=("I",), mandatory=("E9006",)))}
+    assert len(keys) == 4
 
 
 def test_the_linter_key_covers_the_modules_the_rules_import():

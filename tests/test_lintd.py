@@ -52,6 +52,26 @@ def test_the_kept_process_finds_what_linting_here_finds(short_folder, built):
     assert not serving.is_alive() and not path.exists()
 
 
+def test_the_kept_process_is_started_with_the_builds_whole_setup(monkeypatch, tmp_path):
+    """Regions, rules, their settings, the included and the mandatory rules
+    all reach the process (start's arguments, read back by main)."""
+    import json
+    import subprocess
+
+    setup = lint_setup(Project(ROOT), RULES_DIRS)
+    assert setup.include == ("I",) and setup.mandatory == ("E9006",)
+    started, served = [], []
+    monkeypatch.setattr(subprocess, "Popen", lambda args, **options: started.append(args))
+    monkeypatch.setattr(lintd, "serve", lambda path, given: served.append((path, given)))
+
+    lintd.start(tmp_path / "lint.sock", setup)
+    lintd.main(started[0][-2:])
+
+    (path, given), = served
+    assert path == tmp_path / "lint.sock" and given == setup and given.configure == setup.configure
+    assert json.loads(started[0][-1])["mandatory"] == ["E9006"]
+
+
 def test_nothing_answering_means_linting_here(short_folder):
     path = short_folder / "lint-nobody.sock"
     assert lintd.ask(path, [["x.json"]]) is None  # no socket at all

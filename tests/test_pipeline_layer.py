@@ -343,9 +343,8 @@ def test_deploying_updates_only_the_two_services_and_passes_only_their_roles_to_
     assert policy["Roles"] == [{"Ref": "PipelineRole"}]
     granted = statements(view, "PipelineDeployPolicy")
     assert granted["UpdateServices"]["Resource"] == [{"Ref": f"{t}ServiceArn"} for t in IMAGES]
-    families = [{"Fn::Join": ["", [
-        {"Fn::Sub": "arn:${AWS::Partition}:ecs:${AWS::Region}:${AWS::AccountId}:task-definition/"},
-        f"codemate-{name}-{pipeline.env}", ":*"]]} for name in IMAGES.values()]
+    families = [{"Fn::Sub": "arn:${AWS::Partition}:ecs:${AWS::Region}:${AWS::AccountId}:task-definition/"
+                            f"codemate-{name}-{pipeline.env}:*"} for name in IMAGES.values()]
     assert granted["RegisterRevisions"]["Resource"] == families
     assert granted["TagRevisions"]["Resource"] == families
     assert granted["TagRevisions"]["Condition"] == {"StringEquals": {"ecs:CreateAction": "RegisterTaskDefinition"}}

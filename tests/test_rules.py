@@ -18,7 +18,9 @@ import pytest
 from troposphere import encode_to_dict
 
 from codemate_cfn.compile.discovery import load_conventions
-from codemate_cfn.compile.rules import RULE_IDS, RULES_DIR, rule_config
+from codemate_cfn.compile.project import Project
+from codemate_cfn.compile.build import INCLUDED_CHECKS
+from codemate_cfn.compile.rules import MANDATORY_RULES, RULE_IDS, RULES_DIR, rule_config
 from codemate_cfn.compile.render import to_json
 from run_cli import ROOT
 
@@ -37,6 +39,9 @@ BAD = {
               "AlbAllPortsFromInternet", "AppEgressUndescribed"},
     "E9005": {"DbPassword", "GithubToken", "Database", "Cluster", "Redis", "ApiSecret", "BackendTask", "Deployer",
               "Certificate"},
+    # "cfn-lint": the template's own Metadata.cfn-lint (settings for every resource)
+    "E9006": {"NoReason", "BlankReason", "OtherRulesReason", "IgnoresTheReasonRule", "IgnoresAString",
+              "ReasonsAList", "cfn-lint"},
 }
 # Resources of the project's templates that E9002 finds today: none (every
 # taggable resource the layers write takes list-form Tags, which
@@ -69,7 +74,8 @@ def hits(rendered, tmp_path_factory) -> list[Hit]:
         (project / f"{name}.json").write_text(to_json(template))
     paths = sorted(FIXTURES.glob("*/*.json")) + sorted(project.glob("*.json"))
     config = ManualArgs(templates=[str(p) for p in paths], regions=list(CONVENTIONS.regions), append_rules=[str(RULES_DIR)],
-                        configure_rules=rule_config(CONVENTIONS))
+                        configure_rules=rule_config(CONVENTIONS), include_checks=list(INCLUDED_CHECKS),
+                        mandatory_checks=list(MANDATORY_RULES))
     return [_hit(m) for m in lint_by_config(config)]
 
 
@@ -204,3 +210,58 @@ def test_breaking_a_policy_in_a_layer_fails_the_build_naming_template_resource_a
         ("scratch.json", "Key", "E9005 (error)"),
     }
     assert all(line.count("\n") == 0 for line in failed)
+
+
+INFORMATIONAL_FINDING = '''
+from troposphere import Join, Ref
+from troposphere.sns import Topic
+
+from codemate_cfn.layer import Layer, ignore_check
+
+
+def build(t):
+    alerts = Topic("Alerts", TopicName=Join("", [Ref("AWS::StackName"), "-alerts"]))  # I1022
+    t.add(IGNORE)
+
+
+LAYER = Layer("scratch", "a layer with an informational finding", build)
+'''
+IGNORES = {
+    "none": "alerts",
+    "with a reason": 'ignore_check(alerts, "I1022", "The topic name follows the stack name, as the design says.")',
+    "without a reason": 'setattr(alerts, "Metadata", {"cfn-lint": {"config": {"ignore_checks": ["I1022"]}}}) or alerts',
+}
+
+
+@pytest.mark.parametrize("ignore", IGNORES)
+def test_an_informational_finding_fails_the_build_unless_ignored_next_to_its_resource_with_a_reason(
+        copy_build, ignore):
+    from codemate_cfn.compile.build import build
+
+    (copy_build.root / "templates_src" / "scratch.py").write_text(
+        INFORMATIONAL_FINDING.replace("IGNORE", IGNORES[ignore]))
+    result = build(copy_build)
+
+    found = {(f.template, f.resource, f.rule, f.level) for f in result.findings}
+    assert result.failed == (ignore != "with a reason")
+    assert found == {
+        "none": {("scratch.json", "Alerts", "I1022", "informational")},
+        "with a reason": set(),
+        "without a reason": {("scratch.json", "Alerts", "E9006", "error")},
+    }[ignore]
+
+
+def test_every_check_the_project_ignores_has_its_reason_beside_it(rendered):
+    """Read off the templates, whatever the rule says: each ignore has a
+    reason of its own, and the build's setting makes the rule unskippable."""
+    from codemate_cfn.compile.build import lint_setup, RULES_DIRS
+    from codemate_cfn.ignores import ignored, reasons
+
+    for name, template in rendered.templates.items():
+        assert "cfn-lint" not in template.get("Metadata", {}), f"{name}: cfn-lint settings for the whole template"
+        for logical_id, resource in template["Resources"].items():
+            metadata = resource.get("Metadata", {})
+            given = reasons(metadata)
+            for rule in ignored(metadata):
+                assert isinstance(given.get(rule), str) and given[rule].strip(), f"{name}: {logical_id} ignores {rule}"
+    assert "E9006" in lint_setup(Project(ROOT), RULES_DIRS).mandatory

@@ -157,6 +157,16 @@ def test_root_parameters_are_passed_by_ref_and_outputs_by_getatt(wired):
     assert {r["Type"] for r in stacks.values()} == {"AWS::CloudFormation::Stack"}
 
 
+def test_nested_stacks_say_a_delete_or_replacement_deletes_them(wired):
+    """Explicit (cfn-lint's I3011): Delete, since the stateful resources a
+    nested stack holds keep their data by their own policies."""
+    root, _ = wired
+
+    assert {lid: (r["DeletionPolicy"], r["UpdateReplacePolicy"]) for lid, r in root["Resources"].items()} == {
+        "NetworkStack": ("Delete", "Delete"), "SecurityStack": ("Delete", "Delete"), "AppsStack": ("Delete", "Delete"),
+    }
+
+
 def test_template_urls_come_from_the_templates_bucket_and_prefix(wired):
     root, _ = wired
 

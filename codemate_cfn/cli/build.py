@@ -37,18 +37,18 @@ def run(args) -> int:
         return EXIT_OK
     from codemate_cfn.compile.lint import failing  # not imported for a no-op build
 
-    bad = failing(result.findings)
-    for finding in result.findings:
-        if finding not in bad:
-            say(f"note: {finding.describe()}")
+    bad = failing(result.findings)  # every finding, informational ones too
     if bad:
         say(f"\ncfn-lint found {len(bad)} problem(s):")
         for finding in bad:
             say(f"  {finding.describe()}")
         failed = project.shown(project.build_dir / FAILED_DIR / TEMPLATES_DIR)
         kept = f"{where}/ keeps the last good build" if project.templates_dir.is_dir() else "no good build yet"
+        informational = sum(f.level == "informational" for f in bad)
         say(f"build failed: {sum(f.level == 'error' for f in bad)} error(s), "
-            f"{sum(f.level == 'warning' for f in bad)} warning(s); the failing templates are in {failed}/, {kept}")
+            f"{sum(f.level == 'warning' for f in bad)} warning(s)"
+            f"{f', {informational} informational' if informational else ''}; "
+            f"the failing templates are in {failed}/, {kept}")
         return EXIT_ERROR
     total = sum(t.resources for t in result.templates)
     say(f"\nbuilt {len(result.templates)} templates ({total} resources) into {where}/: "

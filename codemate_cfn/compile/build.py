@@ -89,16 +89,24 @@ def _tool_versions() -> dict[str, str]:
 RULES_DIRS: tuple[Path, ...] = (Path(codemate_cfn.__file__).parent / "compile" / "rules",)
 
 
+# cfn-lint's informational rules run too (and fail the build, as every
+# finding does: compile/lint.py).
+INCLUDED_CHECKS = ("I",)
+
+
 def lint_setup(project: Project, rules_dirs: tuple[Path, ...]):
     """How cfn-lint runs for the project: for the regions its templates are
-    made for, with the policies configured with its tags."""
+    made for, with the informational rules on, the policies configured with
+    its tags, and the rule that every ignore carries a reason beyond any
+    ignore (MANDATORY_RULES)."""
     from codemate_cfn.compile.discovery import load_conventions
     from codemate_cfn.compile.lint import Setup
-    from codemate_cfn.compile.rules import rule_config
+    from codemate_cfn.compile.rules import MANDATORY_RULES, rule_config
 
     conventions = load_conventions(project.root)
     return Setup(regions=conventions.regions, rules_dirs=tuple(map(str, rules_dirs)),
-                 configure=rule_config(conventions) if rules_dirs else {})
+                 configure=rule_config(conventions) if rules_dirs else {}, include=INCLUDED_CHECKS,
+                 mandatory=MANDATORY_RULES if rules_dirs else ())
 
 
 def _keys(project: Project, rules_dirs=(), code: str | None = None) -> tuple[str, str]:

@@ -26,7 +26,10 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-FAILING_LEVELS = ("error", "warning")
+# Every finding fails a build, informational ones too: a finding that is
+# right to keep is ignored next to its resource, with the reason
+# (rules/IgnoreReasons.py), never by a level.
+FAILING_LEVELS = ("error", "warning", "informational")
 # Below this many bytes of templates, a second batch costs more (its own
 # first-template warm-up) than it saves.
 SPLIT_BYTES = 24_000
@@ -67,11 +70,16 @@ def _finding(match) -> Finding:
 class Setup:
     """What cfn-lint runs with besides the templates: the regions they are
     made for (empty: cfn-lint's default), custom rules directories added to
-    cfn-lint's own rules, and settings per rule id (configure_rules)."""
+    cfn-lint's own rules, settings per rule id (configure_rules), rule ids
+    or prefixes turned on beyond errors and warnings (include_checks: "I"
+    for the informational rules) and rules no template may turn off
+    (mandatory_checks: not by an ignore in a resource's Metadata either)."""
 
     regions: tuple[str, ...] = ()
     rules_dirs: tuple[str, ...] = ()
     configure: dict = field(default_factory=dict, compare=False)
+    include: tuple[str, ...] = ()
+    mandatory: tuple[str, ...] = ()
 
     def config(self, paths: list[str]):
         from cfnlint.config import ConfigMixIn, ManualArgs
@@ -83,6 +91,10 @@ class Setup:
             args["append_rules"] = [str(d) for d in self.rules_dirs]
         if self.configure:  # cfn-lint applies them on each run
             args["configure_rules"] = self.configure
+        if self.include:
+            args["include_checks"] = list(self.include)
+        if self.mandatory:
+            args["mandatory_checks"] = list(self.mandatory)
         return ConfigMixIn(**args)
 
     def describe(self) -> str:

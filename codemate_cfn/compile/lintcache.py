@@ -40,12 +40,13 @@ FORMAT = 1
 
 def linter_key(cfn_lint_version: str, setup: lint.Setup = lint.Setup(), code: str | None = None) -> str:
     """What a template's findings depend on besides its own bytes: cfn-lint,
-    the settings, the rules directories, and the whole compiler package
-    (the project's rules import its modules; following imports would miss
-    some, and a stale finding is worse than linting again). `code`:
-    compiler_digest(), when the caller has it."""
-    digest = hashlib.sha256(json.dumps([FORMAT, cfn_lint_version, list(setup.regions), setup.configure],
-                                       sort_keys=True).encode())
+    the settings (regions, rule settings, the rules included beyond errors
+    and warnings, the mandatory ones), the rules directories, and the whole
+    compiler package (the project's rules import its modules; following
+    imports would miss some, and a stale finding is worse than linting
+    again). `code`: compiler_digest(), when the caller has it."""
+    digest = hashlib.sha256(json.dumps([FORMAT, cfn_lint_version, list(setup.regions), setup.configure,
+                                        list(setup.include), list(setup.mandatory)], sort_keys=True).encode())
     digest.update((code or compiler_digest()).encode())
     for folder in map(Path, setup.rules_dirs):
         digest.update(b"\0rules\0")

@@ -110,7 +110,8 @@ def ask(path: Path, batches: list[list[str]]) -> list | None:
 def start(path: Path, setup: lint.Setup) -> None:
     """Start the process for `path` in the background (it outlives the build)."""
     arguments = json.dumps({"regions": list(setup.regions), "rules_dirs": list(setup.rules_dirs),
-                            "configure": setup.configure})
+                            "configure": setup.configure, "include": list(setup.include),
+                            "mandatory": list(setup.mandatory)})
     subprocess.Popen([sys.executable, "-m", "codemate_cfn.compile.lintd", str(path), arguments],
                      stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                      start_new_session=True, close_fds=True)
@@ -171,7 +172,8 @@ def serve(path: Path, setup: lint.Setup, idle_seconds: float = IDLE_SECONDS) -> 
 def main(argv: list[str]) -> None:
     path, arguments = Path(argv[0]), json.loads(argv[1])
     serve(path, lint.Setup(regions=tuple(arguments["regions"]), rules_dirs=tuple(arguments["rules_dirs"]),
-                           configure=arguments["configure"]))
+                           configure=arguments["configure"], include=tuple(arguments["include"]),
+                           mandatory=tuple(arguments["mandatory"])))
 
 
 if __name__ == "__main__":

@@ -17,6 +17,19 @@ from codemate_cfn.errors import BuildError
 from codemate_cfn.layer import Layer, LayerTemplate
 from codemate_cfn.params.parameter import DEPLOYER_PARAMS, Param
 
+# What CloudFormation does with a nested stack the root deletes or replaces:
+# the same as without these attributes, written out so cfn-lint (I3011) and a
+# reader need not assume it. Delete, not Retain: deleting a nested stack
+# deletes the resources it holds each by its own DeletionPolicy, and every
+# stateful one keeps its data (Retain or Snapshot, required by rule E9001),
+# so nothing of value is lost. Retain would orphan the whole child stack,
+# stateless resources and their costs included (NAT gateways, the load
+# balancer), outside the root's control, and a later deploy of the same
+# environment would collide with its names. A nested stack is never replaced
+# (its TemplateURL and Parameters update it in place); Delete there too.
+NESTED_STACK_POLICIES = {"DeletionPolicy": "Delete", "UpdateReplacePolicy": "Delete"}
+
+
 @dataclass(frozen=True)
 class Source:
     """Where one layer input comes from: a root parameter or a layer output."""
@@ -129,6 +142,7 @@ def root_template(
                 layer.logical_id,
                 TemplateURL=Sub(template_url(layer.name)),
                 Parameters=parameters,
+                **NESTED_STACK_POLICIES,
             )
         )
         for out_name, root_out in built[name].root_outputs.items():

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from awacs import s3 as s3_actions
 from awacs.aws import Bool, Condition, Deny, PolicyDocument, Principal, Statement
-from troposphere import GetAtt, Join, Ref, Sub
+from troposphere import GetAtt, Ref, Sub
 from troposphere.s3 import (
     Bucket,
     BucketEncryption,
@@ -48,8 +48,10 @@ def deny_insecure_transport(bucket) -> Statement:
     an input, for a bucket another layer made)."""
     if isinstance(bucket, Bucket):
         resources = [GetAtt(bucket, "Arn"), Sub("${%s.Arn}/*" % bucket.title)]
+    elif isinstance(bucket, Ref):  # an input: "${StaticBucketArn}/*"
+        resources = [bucket, Sub("${%s}/*" % bucket.to_dict()["Ref"])]
     else:
-        resources = [bucket, Join("", [bucket, "/*"])]
+        resources = [bucket, Sub("${Arn}/*", Arn=bucket)]
     return Statement(
         Sid="DenyInsecureTransport",
         Effect=Deny,

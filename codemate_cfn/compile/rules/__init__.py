@@ -1,5 +1,5 @@
 """The project's policies as cfn-lint custom rules, one rule per module
-(E9001-E9005). cfn-lint loads them from RULES_DIR: `--append-rules DIR`
+(E9001-E9006). cfn-lint loads them from RULES_DIR: `--append-rules DIR`
 on the command line, `ManualArgs(append_rules=[str(RULES_DIR)])` in Python.
 
 cfn-lint imports each module of the directory by file name, outside this
@@ -9,7 +9,10 @@ and modules whose names start with "_" are helpers it skips."""
 from pathlib import Path
 
 RULES_DIR = Path(__file__).resolve().parent
-RULE_IDS = ("E9001", "E9002", "E9003", "E9004", "E9005")
+RULE_IDS = ("E9001", "E9002", "E9003", "E9004", "E9005", "E9006")
+# Rules no ignore turns off (cfn-lint's mandatory_checks): E9006 checks the
+# ignores themselves.
+MANDATORY_RULES = ("E9006",)
 
 
 def rule_config(conventions) -> dict[str, dict]:
