@@ -1,8 +1,9 @@
 """Storage layer: S3 buckets for user files, static assets and logs,
 the ECR repositories, and the project's KMS key (used by ECR here, by the
-data layer for RDS, ElastiCache and the secrets, and by the observability
-layer for the alarm topic and the CloudTrail trail, which the key's and the
-logs bucket's policies name)."""
+data layer for RDS, ElastiCache and the secrets, by every layer's log
+groups, by the pipeline's artifacts, and by the observability layer for the
+alarm topic and the CloudTrail trail, which the key's and the logs bucket's
+policies name)."""
 
 import json
 
@@ -10,6 +11,8 @@ from awacs import kms as kms_actions
 from awacs import s3 as s3_actions
 from awacs.aws import (
     Allow,
+    ArnLike,
+    Bool,
     Condition,
     PolicyDocument,
     Principal,
@@ -33,6 +36,34 @@ LOG_PREFIXES = {"Alb": "alb/", "CloudFront": "cloudfront/", "VpcFlow": "vpc-flow
 # must use the key: CloudWatch alarms and AWS Budgets.
 TOPIC_PUBLISHERS = ("cloudwatch.amazonaws.com", "budgets.amazonaws.com")
 
+# The project key's policy keeps administering the key apart from using it
+# (KMS developer guide, "Default key policy": the key administrators and
+# key users statements). Both go to the account's principals through IAM
+# (the account principal delegates to IAM policies), so who administers and
+# who uses is decided in IAM, and the key policy bounds what either can be
+# given. Administration: the actions of the default key administrators
+# statement for a single-Region symmetric key, spelt out, but CreateGrant
+# (a grant would give key use; it stays with use, for AWS resources only),
+# and with on-demand rotation; no cryptographic operation. Keeping
+# PutKeyPolicy here keeps the key manageable (no lock-out), and these are
+# every action CloudFormation manages the key and its alias with.
+KEY_ADMINISTRATION = (
+    "CreateAlias", "UpdateAlias", "DeleteAlias", "DescribeKey", "UpdateKeyDescription",
+    "EnableKey", "DisableKey", "EnableKeyRotation", "DisableKeyRotation", "RotateKeyOnDemand",
+    "GetKeyRotationStatus", "ListKeyRotations", "GetKeyPolicy", "PutKeyPolicy", "ListKeyPolicies",
+    "ListGrants", "RevokeGrant", "ListResourceTags", "TagResource", "UntagResource",
+    "ScheduleKeyDeletion", "CancelKeyDeletion",
+)
+# Use: the default key users statement's cryptographic operations.
+KEY_USE = ("Encrypt", "Decrypt", "ReEncrypt*", "GenerateDataKey*", "DescribeKey")
+# Grants, for AWS services (RDS, ElastiCache, ECR) that use the key for a
+# resource made with the caller's permissions (kms:GrantIsForAWSResource).
+KEY_GRANTS = ("CreateGrant", "ListGrants", "RevokeGrant")
+# CloudWatch Logs encrypting and reading the log groups of this account and
+# region that name the key (CloudWatch Logs user guide, "Encrypt log data in
+# CloudWatch Logs using AWS Key Management Service").
+LOGS_KEY_USE = ("Encrypt*", "Decrypt*", "ReEncrypt*", "GenerateDataKey*", "Describe*")
+
 FILES_TRANSITIONS = ((30, "STANDARD_IA"), (90, "GLACIER_IR"), (365, "DEEP_ARCHIVE"))
 STATIC_EXPIRY_DAYS = 30
 LOGS_TRANSITIONS = ((90, "GLACIER"),)
@@ -54,26 +85,49 @@ def account_logs(logs, prefix: str) -> Sub:
     return Sub("${%s.Arn}/%sAWSLogs/${AWS::AccountId}/*" % (logs.title, prefix))
 
 
+def kms_actions_of(names) -> list:
+    return [kms_actions.Action(name) for name in names]
+
+
+def through_iam(sid: str, actions, **props) -> Statement:
+    """A key policy statement for the account's principals (the account
+    principal): each gets what its IAM policies give it, within `actions`."""
+    account = Principal("AWS", Sub("arn:${AWS::Partition}:iam::${AWS::AccountId}:root"))
+    return Statement(Sid=sid, Effect=Allow, Principal=account, Action=kms_actions_of(actions), Resource=["*"], **props)
+
+
 def kms_key(t) -> Key:
     this_account = StringEquals({"aws:SourceAccount": Ref("AWS::AccountId")})
     this_trail = StringEquals({"aws:SourceArn": trail_arn()})
     # In a key policy Resource "*" means this key.
     key = t.add(Key(
         "KmsKey",
-        Description=Sub(f"CodeMate {ENVIRONMENT}: RDS storage, ElastiCache, secrets, ECR images, alarm topic, "
-                        "CloudTrail logs"),
+        Description=Sub(f"CodeMate {ENVIRONMENT}: RDS storage, ElastiCache, secrets, ECR images, log groups, "
+                        "pipeline artifacts, alarm topic, CloudTrail logs"),
         EnableKeyRotation=True,
         PendingWindowInDays=30,
         KeyPolicy=PolicyDocument(Version="2012-10-17", Statement=[
-            # The account root statement hands key use to IAM: services (RDS,
-            # ElastiCache, Secrets Manager, ECR, SNS) use the key through
-            # grants made with the deploying principal's IAM permissions.
+            # Administration and use through IAM (KEY_ADMINISTRATION, KEY_USE).
+            # The deploying principal's IAM permissions make and update the
+            # key, let Secrets Manager and SNS use it on the caller's behalf,
+            # and make the grants RDS, ElastiCache and ECR use it through; the
+            # roles of CodeBuild, CodePipeline and the ECS tasks use it with
+            # their own IAM policies.
+            through_iam("AccountAdministersKeyThroughIam", KEY_ADMINISTRATION),
+            through_iam("AccountUsesKeyThroughIam", KEY_USE),
+            through_iam("AccountGrantsKeyToAwsResourcesThroughIam", KEY_GRANTS,
+                        Condition=Condition(Bool("kms:GrantIsForAWSResource", True))),
+            # Every log group of the project names this key (kit/logs.py):
+            # CloudWatch Logs in this region uses it for this account's log
+            # groups only (the log group's ARN is the encryption context).
             Statement(
-                Sid="AccountAdministersKeyThroughIam",
+                Sid="CloudWatchLogsEncryptsThisAccountsLogGroups",
                 Effect=Allow,
-                Principal=Principal("AWS", Sub("arn:${AWS::Partition}:iam::${AWS::AccountId}:root")),
-                Action=[kms_actions.Action("*")],
+                Principal=Principal("Service", Sub("logs.${AWS::Region}.amazonaws.com")),
+                Action=kms_actions_of(LOGS_KEY_USE),
                 Resource=["*"],
+                Condition=Condition(ArnLike({"kms:EncryptionContext:aws:logs:arn": Sub(
+                    "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:*")})),
             ),
             # A service principal is not covered by the root statement: CloudWatch
             # alarms and AWS Budgets publishing to the SSE-KMS alarm topic need the
@@ -244,7 +298,8 @@ def repositories(t, key):
 def build(t):
     key = kms_key(t)
     t.output("KmsKeyArn", GetAtt(key, "Arn"),
-             "ARN of the project's KMS key (RDS, ElastiCache, secrets, ECR, alarm topic, CloudTrail).")
+             "ARN of the project's KMS key (RDS, ElastiCache, secrets, ECR, log groups, pipeline artifacts, "
+             "alarm topic, CloudTrail).")
     files_bucket(t)
     static_bucket(t)
     logs_bucket(t)

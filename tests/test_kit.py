@@ -43,6 +43,7 @@ ENVIRONMENT = Param("EnvironmentName", "dev or prod", allowed_values=("dev", "pr
 LOG_RETENTION = Param("LogRetentionDays", "Days of logs kept.", type="Number", default="7",
                       allowed_values=("7", "30"))
 VPC_ID = Param("VpcId", "The VPC.", type="AWS::EC2::VPC::Id")
+KMS_KEY = Param("KmsKeyArn", "The project's key.")
 STANDARD_TAGS = [
     {"Key": "Environment", "Value": {"Ref": "EnvironmentName"}},
     {"Key": "ManagedBy", "Value": "cloudformation"},
@@ -139,13 +140,14 @@ def test_a_log_group_is_named_per_environment_and_keeps_logs_as_long_as_its_inpu
     def build(t):
         log_group(t, "BackendLogGroup", "/aws/ecs/", "backend", retention_input="LogRetentionDays")
 
-    template = render(build, LOG_RETENTION)
+    template = render(build, LOG_RETENTION, KMS_KEY)
     group = template["Resources"]["BackendLogGroup"]
 
     assert group["Type"] == "AWS::Logs::LogGroup"
     assert group["Properties"] == {
         "LogGroupName": {"Fn::Sub": "/aws/ecs/codemate-backend-${EnvironmentName}"},
         "RetentionInDays": {"Ref": "LogRetentionDays"},
+        "KmsKeyId": {"Ref": "KmsKeyArn"},
         "Tags": STANDARD_TAGS,
     }
     assert (group["DeletionPolicy"], group["UpdateReplacePolicy"]) == ("Retain", "Retain")
@@ -308,7 +310,7 @@ def test_a_layer_made_of_every_block_lints_clean(tmp_path):
         t.add(role("TaskExecutionRole", "ecs-tasks.amazonaws.com", task_execution_statements()))
         security_group(t, "AlbSecurityGroup", "alb-sg", "load balancer", [ingress(443, ANYWHERE, "HTTPS in")], [NO_EGRESS])
 
-    catalogue = {p.name: p for p in (ENVIRONMENT, LOG_RETENTION, VPC_ID)}
+    catalogue = {p.name: p for p in (ENVIRONMENT, LOG_RETENTION, VPC_ID, KMS_KEY)}
     rendered = render_layers([Layer("kit", "kit example", build)], catalogue, CONVENTIONS)
     paths = []
     for name, template in rendered.templates.items():

@@ -2,6 +2,7 @@
 bucket names, versioning, encryption, lifecycle, CORS, public access
 blocks, bucket policies, ECR repositories and the project's KMS key."""
 
+import fnmatch
 import json
 
 import pytest
@@ -160,8 +161,10 @@ def test_kms_key_rotates_and_is_named_per_environment(storage):
 
 def test_kms_key_grants_services_only_what_they_need_for_this_account(storage):
     statements = key_statements(storage)
-    assert set(statements) == {"AccountAdministersKeyThroughIam", "AlarmsAndBudgetsPublishToTheAlarmTopic",
-                               "CloudTrailEncryptsThisTrailsLogs", "CloudTrailDescribesTheKey"}
+    assert set(statements) == {"AccountAdministersKeyThroughIam", "AccountUsesKeyThroughIam",
+                               "AccountGrantsKeyToAwsResourcesThroughIam", "CloudWatchLogsEncryptsThisAccountsLogGroups",
+                               "AlarmsAndBudgetsPublishToTheAlarmTopic", "CloudTrailEncryptsThisTrailsLogs",
+                               "CloudTrailDescribesTheKey"}
     for sid, statement in statements.items():
         assert statement["Effect"] == "Allow" and statement["Resource"] == ["*"], sid  # "*": this key
         if "Service" in statement["Principal"]:
@@ -171,6 +174,90 @@ def test_kms_key_grants_services_only_what_they_need_for_this_account(storage):
     assert publish["Principal"] == {"Service": ["cloudwatch.amazonaws.com", "budgets.amazonaws.com"]}
     assert publish["Action"] == ["kms:Decrypt", "kms:GenerateDataKey*"]
     assert publish["Condition"] == {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}
+
+
+ACCOUNT = {"AWS": {"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:root"}}
+# What KMS authorizes on a key: the cryptographic operations and what hands
+# them to someone else (a grant). Administration holds none of them.
+KEY_USE_ACTIONS = {"kms:Encrypt", "kms:Decrypt", "kms:ReEncryptFrom", "kms:ReEncryptTo", "kms:GenerateDataKey",
+                   "kms:GenerateDataKeyWithoutPlaintext", "kms:GenerateDataKeyPair",
+                   "kms:GenerateDataKeyPairWithoutPlaintext", "kms:GenerateMac", "kms:VerifyMac", "kms:Sign",
+                   "kms:Verify", "kms:DeriveSharedSecret", "kms:CreateGrant"}
+
+
+def allows(patterns: list[str], action: str) -> bool:
+    return any(fnmatch.fnmatchcase(action.lower(), pattern.lower()) for pattern in patterns)
+
+
+def test_kms_key_administration_manages_the_key_and_cannot_use_it(storage):
+    admin = key_statements(storage)["AccountAdministersKeyThroughIam"]
+    assert admin["Principal"] == ACCOUNT and "Condition" not in admin
+    assert not any("*" in action for action in admin["Action"]), "administration is spelt out, no wildcard"
+    assert [a for a in KEY_USE_ACTIONS if allows(admin["Action"], a)] == []
+    # no lock-out: the key's policy stays changeable, and the key deletable only after its waiting period
+    assert {"kms:PutKeyPolicy", "kms:GetKeyPolicy", "kms:ScheduleKeyDeletion", "kms:CancelKeyDeletion",
+            "kms:EnableKeyRotation", "kms:DisableKey", "kms:EnableKey"} <= set(admin["Action"])
+
+
+def cloudformation_handler_permissions(resource_type: str) -> set[str]:
+    """The KMS permissions CloudFormation's handlers of `resource_type` call
+    (create, read, update, delete, list), from the resource schema cfn-lint ships."""
+    from cfnlint.schema import PROVIDER_SCHEMA_MANAGER
+
+    schema = PROVIDER_SCHEMA_MANAGER.get_resource_schema("ap-northeast-2", resource_type).schema
+    return {p for handler in schema["handlers"].values() for p in handler["permissions"] if p.startswith("kms:")}
+
+
+def test_kms_key_administration_covers_every_call_cloudformation_makes_on_the_key_and_its_alias(storage):
+    """Deploys keep working: everything CloudFormation calls to make, read,
+    update and delete the key and its alias is administration (kms:CreateKey,
+    ListKeys and ListAliases act on no key: IAM alone decides them)."""
+    admin = key_statements(storage)["AccountAdministersKeyThroughIam"]["Action"]
+    needed = (cloudformation_handler_permissions("AWS::KMS::Key")
+              | cloudformation_handler_permissions("AWS::KMS::Alias")) - {"kms:CreateKey", "kms:ListKeys",
+                                                                          "kms:ListAliases"}
+    assert {"kms:PutKeyPolicy", "kms:CreateAlias", "kms:UpdateKeyDescription"} <= needed
+    assert sorted(a for a in needed if not allows(admin, a)) == []
+
+
+def test_kms_key_use_is_the_cryptographic_operations_and_grants_only_for_aws_resources(storage):
+    statements = key_statements(storage)
+    use = statements["AccountUsesKeyThroughIam"]
+    assert (use["Principal"], use["Action"]) == (
+        ACCOUNT, ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:DescribeKey"])
+    assert "Condition" not in use
+    grants = statements["AccountGrantsKeyToAwsResourcesThroughIam"]
+    assert (grants["Principal"], grants["Action"]) == (ACCOUNT, ["kms:CreateGrant", "kms:ListGrants",
+                                                                 "kms:RevokeGrant"])
+    assert grants["Condition"] == {"Bool": {"kms:GrantIsForAWSResource": True}}
+    # Nothing else gives the account (or anyone) the key: no kms:* left
+    for sid, statement in statements.items():
+        assert "kms:*" not in statement["Action"], sid
+        if statement["Principal"] == ACCOUNT:
+            assert sid in {"AccountAdministersKeyThroughIam", "AccountUsesKeyThroughIam",
+                           "AccountGrantsKeyToAwsResourcesThroughIam"}
+
+
+def test_kms_key_lets_cloudwatch_logs_of_this_region_encrypt_this_accounts_log_groups(storage):
+    logs = key_statements(storage)["CloudWatchLogsEncryptsThisAccountsLogGroups"]
+    assert logs["Principal"] == {"Service": {"Fn::Sub": "logs.${AWS::Region}.amazonaws.com"}}
+    assert logs["Action"] == ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*",
+                              "kms:Describe*"]
+    assert logs["Condition"] == {"ArnLike": {"kms:EncryptionContext:aws:logs:arn": {
+        "Fn::Sub": "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:*"}}}
+
+
+def test_every_log_group_of_every_layer_is_encrypted_with_the_project_key():
+    """The key's CloudWatch Logs statement is for them; a log group of a
+    layer added later gets the key through the kit's log_group."""
+    root = templates()["root"]["Resources"]
+    groups = {(name, lid): r for name, template in templates().items()
+              for lid, r in template["Resources"].items() if r["Type"] == "AWS::Logs::LogGroup"}
+    assert {name for name, _ in groups} == {"data", "services", "pipeline"}
+    for (name, lid), group in groups.items():
+        assert group["Properties"]["KmsKeyId"] == {"Ref": "KmsKeyArn"}, f"{name}/{lid}"
+        assert root[f"{name.capitalize()}Stack"]["Properties"]["Parameters"]["KmsKeyArn"] == {
+            "Fn::GetAtt": ["StorageStack", "Outputs.KmsKeyArn"]}
 
 
 def test_kms_key_encrypts_only_this_environments_trail(storage):
