@@ -1,6 +1,8 @@
 """Network layer: the VPC, six subnets in two AZs, internet and NAT
 gateways, route tables, the S3 gateway endpoint and VPC flow logs."""
 
+from awacs import s3
+from awacs.aws import Allow, Condition, PolicyDocument, Principal, Statement, StringEquals
 from troposphere import Equals, If, Join, Ref, Sub, Tags
 from troposphere.ec2 import (
     EIP,
@@ -111,14 +113,50 @@ def db_routes(t, network: VPC, subnet: dict) -> None:
     route_table(t, "DbRouteTable", network, "db-rt", *(subnet["Db", s] for s in AZS))
 
 
+# The one bucket of AWS's own the app subnets read through the endpoint:
+# ECR keeps image layers there, and Fargate downloads them from it when it
+# pulls the services' images (ECR user guide, "Minimum Amazon S3 bucket
+# permissions for Amazon ECR"). GetObject only: AWS's example adds
+# PutObject for pushes, and nothing in these subnets pushes images (the
+# CodeBuild projects run outside the VPC). Fargate needs no other AWS
+# bucket (no Amazon Linux package repositories: tasks install nothing).
+ECR_LAYERS = "arn:${AWS::Partition}:s3:::prod-${AWS::Region}-starport-layer-bucket/*"
+
+
+def endpoint_policy() -> PolicyDocument:
+    """What S3 requests from the app subnets may do through the endpoint:
+    anything on this account's buckets (aws:ResourceAccount), which IAM and
+    the bucket policies narrow further, and read ECR's image layers; no
+    other account's bucket. Resource names S3 ARNs only, so "*" stays out."""
+    return PolicyDocument(Version="2012-10-17", Statement=[
+        Statement(
+            Sid="ThisAccountsBuckets",
+            Effect=Allow,
+            Principal=Principal("*"),
+            Action=[s3.Action("*")],
+            Resource=[Sub("arn:${AWS::Partition}:s3:::*")],
+            Condition=Condition(StringEquals({"aws:ResourceAccount": Ref("AWS::AccountId")})),
+        ),
+        Statement(
+            Sid="EcrImageLayers",
+            Effect=Allow,
+            Principal=Principal("*"),
+            Action=[s3.GetObject],
+            Resource=[Sub(ECR_LAYERS)],
+        ),
+    ])
+
+
 def endpoints(t, network: VPC, app_tables: list[RouteTable]) -> None:
-    """S3 traffic from the app subnets skips the NAT (gateway endpoints are free)."""
+    """S3 traffic from the app subnets skips the NAT (gateway endpoints are
+    free), to this account's buckets and ECR's image layers only."""
     t.add(VPCEndpoint(
         "S3GatewayEndpoint",
         VpcId=Ref(network),
         ServiceName=Sub("com.amazonaws.${AWS::Region}.s3"),
         VpcEndpointType="Gateway",
         RouteTableIds=[Ref(table) for table in app_tables],
+        PolicyDocument=endpoint_policy(),
     ))
 
 

@@ -4,6 +4,8 @@ gateway endpoint and the flow logs to the logs bucket."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from layer_values import ENVIRONMENTS, Environment, catalogue, param_file, templates
@@ -120,6 +122,46 @@ def test_the_s3_gateway_endpoint_serves_the_app_route_tables(network):
     assert endpoint["VpcEndpointType"] == "Gateway"
     assert in_region(endpoint["ServiceName"]) == f"com.amazonaws.{REGION}.s3"
     assert endpoint["RouteTableIds"] == [{"Ref": "AppRouteTable2a"}, {"Ref": "AppRouteTable2c"}]
+
+
+ACCOUNT_ID = "123456789012"
+
+
+def in_account(value) -> str:
+    """An ARN written as Fn::Sub over the pseudo parameters, as deployed in
+    Seoul in account ACCOUNT_ID."""
+    return (value["Fn::Sub"].replace("${AWS::Partition}", "aws").replace("${AWS::Region}", REGION)
+            .replace("${AWS::AccountId}", ACCOUNT_ID))
+
+
+def test_the_s3_gateway_endpoint_reaches_only_this_accounts_buckets_and_ecrs_image_layers(network):
+    """Who (any principal in the app subnets) may do what on which S3 ARNs
+    through the endpoint, per environment; nothing else passes it."""
+    policy = network.props("S3GatewayEndpoint")["PolicyDocument"]
+    assert policy["Version"] == "2012-10-17"
+    rows = {(s["Sid"], s["Effect"], json.dumps(s["Principal"]), action, in_account(resource),
+             json.dumps(s.get("Condition", {}), sort_keys=True))
+            for s in policy["Statement"] for action in s["Action"] for resource in s["Resource"]}
+
+    assert rows == {
+        ("ThisAccountsBuckets", "Allow", '"*"', "s3:*", "arn:aws:s3:::*",
+         json.dumps({"StringEquals": {"aws:ResourceAccount": {"Ref": "AWS::AccountId"}}})),
+        # ECR user guide, "Minimum Amazon S3 bucket permissions for Amazon ECR": Fargate pulls the layers from here
+        ("EcrImageLayers", "Allow", '"*"', "s3:GetObject", f"arn:aws:s3:::prod-{REGION}-starport-layer-bucket/*",
+         "{}"),
+    }
+
+
+def test_the_s3_gateway_endpoint_policy_lets_no_other_accounts_bucket_through(network):
+    """Every statement either names this account (aws:ResourceAccount) or
+    reads objects of ECR's layer bucket alone."""
+    for statement in network.props("S3GatewayEndpoint")["PolicyDocument"]["Statement"]:
+        assert statement["Effect"] == "Allow" and "NotResource" not in statement and "NotAction" not in statement
+        account = statement.get("Condition", {}).get("StringEquals", {}).get("aws:ResourceAccount")
+        if account != {"Ref": "AWS::AccountId"}:
+            assert statement["Action"] == ["s3:GetObject"]
+            assert [in_account(r) for r in statement["Resource"]] == [
+                f"arn:aws:s3:::prod-{REGION}-starport-layer-bucket/*"]
 
 
 def test_vpc_flow_logs_go_to_the_logs_bucket(network):
