@@ -15,9 +15,11 @@ from troposphere import AWSObject, Output, Parameter, Ref, Sub, Tags, Template
 
 from codemate_cfn.ignores import ignore_check  # re-exported: a layer ignores a cfn-lint check with its reason
 from codemate_cfn.params.parameter import Param  # re-exported: the catalogue is written with it
+from codemate_cfn.scanner_skips import with_skip  # re-exported: the kit's scanner_skip writes skips with it
 from codemate_cfn.wildcard_actions import STAR_ONLY_ACTIONS  # re-exported: the kit's role reads it
 
-__all__ = ["Conventions", "Layer", "LayerTemplate", "Param", "RootOutput", "STAR_ONLY_ACTIONS", "ignore_check"]
+__all__ = ["Conventions", "Layer", "LayerTemplate", "Param", "RootOutput", "STAR_ONLY_ACTIONS", "ignore_check",
+           "with_skip"]
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,9 @@ CONNECTION_ARN = (r"^$|^arn:aws[a-z-]*:(codestar-connections|codeconnections):[a
                   r"connection/[0-9a-f-]{36}$")
 EMAIL = r"^$|^[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,63}$"
 ACM_ARN = r"^$|^arn:aws[a-z-]*:acm:[a-z0-9-]+:[0-9]{12}:certificate/[0-9a-f-]{36}$"
+# A web ACL CloudFront can use: AWS WAF's, scope CLOUDFRONT ("global"), made in us-east-1.
+CLOUDFRONT_WEB_ACL_ARN = (r"^$|^arn:aws[a-z-]*:wafv2:us-east-1:[0-9]{12}:global/webacl/[A-Za-z0-9_-]{1,128}/"
+                          r"[0-9a-f-]{36}$")
 # What CloudWatch Logs accepts as a retention in days.
 LOG_RETENTION_DAYS = ("1", "3", "5", "7", "14", "30", "60", "90", "120", "150", "180", "365", "400", "545",
                       "731", "1096", "1827", "2192", "2557", "2922", "3288", "3653")
@@ -127,6 +130,10 @@ PARAMETERS = [
           "required when EnableCloudFront is true.",
           default="", pattern=ACM_ARN, constraint="empty, or an ACM certificate ARN",
           relation=cloudfront_certificate_problem),
+    Param("CloudFrontWebAclArn", "AWS WAF web ACL (scope CLOUDFRONT, made in us-east-1) that filters CloudFront's "
+          "requests; empty: none.",
+          default="", pattern=CLOUDFRONT_WEB_ACL_ARN,
+          constraint="empty, or a WAF web ACL ARN in us-east-1 (arn:aws:wafv2:us-east-1:<account>:global/webacl/...)"),
 
     # Data: RDS PostgreSQL
     Param("DbEngineVersion", "PostgreSQL 17 minor version (RDS upgrades minors automatically; raise it to upgrade now).",

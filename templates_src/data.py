@@ -19,8 +19,10 @@ from troposphere.secretsmanager import GenerateSecretString, Secret, SecretTarge
 
 from codemate_cfn.layer import Layer
 
+from .kit.iam import role
 from .kit.logs import log_group
 from .kit.policies import RETAIN, SNAPSHOT
+from .kit.scanner import scanner_skip
 from .project import ENVIRONMENT, PROJECT
 
 POSTGRES_MAJOR = "17"
@@ -32,6 +34,10 @@ DB_LOG_EXPORTS = ["postgresql", "upgrade"]
 # 03:00 KST is 18:00 UTC; maintenance follows the backup, never overlapping it.
 DB_BACKUP_WINDOW = "18:00-19:00"
 DB_MAINTENANCE_WINDOW = "sun:19:30-sun:20:30"
+# Enhanced Monitoring: OS metrics every 60 s (RDS writes them to the
+# account's RDSOSMetrics log group), through a role with AWS's own policy for it.
+DB_MONITORING_SECONDS = 60
+DB_MONITORING_POLICY = "arn:${AWS::Partition}:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole"
 
 REDIS_LOGS = ("slow-log", "engine-log")  # both into /aws/elasticache/codemate-redis-<env>
 
@@ -89,9 +95,18 @@ def export_log_groups(t, logical_id: str, *name: str, **props) -> list[str]:
             for log in DB_LOG_EXPORTS]
 
 
+def monitoring_role(t):
+    """The role RDS Enhanced Monitoring assumes to publish OS metrics. Its
+    permissions are AWS's managed policy for exactly that (writing to the
+    RDSOSMetrics log group), which AWS keeps current."""
+    return t.add(role("DbMonitoringRole", "monitoring.rds.amazonaws.com", [],
+                      ManagedPolicyArns=[Sub(DB_MONITORING_POLICY)], RoleName=t.name_of("rds-monitoring")))
+
+
 def database(t):
     kms = t.input("KmsKeyArn")
     credentials = database_secret(t)
+    monitoring = monitoring_role(t)
     subnets = t.add(DBSubnetGroup(
         "DbSubnetGroup",
         DBSubnetGroupName=t.name_of("db"),
@@ -108,6 +123,10 @@ def database(t):
     ))
     autoscaling = t.condition("DbStorageAutoscaling", Not(Equals(t.input("DbMaxAllocatedStorage"), "0")))
     replica = t.condition("DbReadReplica", Equals(t.input("DbCreateReadReplica"), "true"))
+    # The dev database's exception to Multi-AZ is granted to the environment,
+    # not to the setting: a prod parameter file turning Multi-AZ off fails the
+    # security gate instead of inheriting dev's skip.
+    dev = t.condition("DevEnvironment", Equals(t.env, "dev"))
     common = dict(
         Engine="postgres",
         DBInstanceClass=t.input("DbInstanceClass"),
@@ -118,6 +137,11 @@ def database(t):
         AutoMinorVersionUpgrade=True,
         CopyTagsToSnapshot=True,
         EnableCloudwatchLogsExports=DB_LOG_EXPORTS,
+        MonitoringInterval=DB_MONITORING_SECONDS,
+        MonitoringRoleArn=GetAtt(monitoring, "Arn"),
+        # IAM database authentication on: a database user may sign in with an
+        # IAM token once granted rds_iam; the application keeps its password.
+        EnableIAMDatabaseAuthentication=True,
     )
     # troposphere refuses ManageMasterUserPassword next to MasterUserPassword
     # even when it is false; cfn-lint checks the instance in its place.
@@ -149,10 +173,12 @@ def database(t):
         **common,
         **SNAPSHOT,
     ).no_validation())
+    scanner_skip(db, "CKV_AWS_157", "DEV ONLY: the dev database is single-AZ by design (cost over availability, "
+                 "restored from its backups); prod runs Multi-AZ and is scanned without this skip.", when=dev)
     # A same-region replica inherits storage, encryption and subnets from its
     # source. CloudFormation skips the final snapshot for read replicas (RDS
     # refuses one), so Snapshot here only keeps the build's rule uniform.
-    t.add(DBInstance(
+    read_replica = t.add(DBInstance(
         "DatabaseReadReplica",
         Condition=replica,
         DependsOn=export_log_groups(t, "DatabaseReadReplica", "db", "replica", Condition=replica),
@@ -161,6 +187,10 @@ def database(t):
         **common,
         **SNAPSHOT,
     ))
+    scanner_skip(read_replica, "CKV_AWS_16", "A same-region read replica is encrypted as its source is: it "
+                 "inherits storage encryption and the project key (CloudFormation says not to set them on a replica).")
+    scanner_skip(read_replica, "CKV_AWS_157", "A read replica serves reads only: the primary's Multi-AZ (DbMultiAz) "
+                 "carries availability, and a lost replica is made again from the primary.")
 
     t.add(SecretTargetAttachment(
         "DatabaseSecretAttachment",

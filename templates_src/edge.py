@@ -5,7 +5,7 @@ balancer and the static bucket when EnableCloudFront is true."""
 
 from awacs import s3 as s3_actions
 from awacs.aws import Allow, Condition, PolicyDocument, Principal, Statement, StringEquals
-from troposphere import Equals, GetAtt, If, Ref, Select, Split, Sub
+from troposphere import Equals, GetAtt, If, NoValue, Ref, Select, Split, Sub
 from troposphere.certificatemanager import Certificate, DomainValidationOption
 from troposphere.cloudfront import (
     CacheBehavior,
@@ -47,6 +47,7 @@ from troposphere.s3 import BucketPolicy
 from codemate_cfn.layer import Layer
 
 from .kit.bucket import deny_insecure_transport
+from .kit.scanner import scanner_skip
 
 HTTPS_PORT = 443
 HTTP_PORT = 80
@@ -68,6 +69,7 @@ BACKEND_PATHS = {10: "/api/*", 20: "/socket.io/*"}
 
 # CloudFront
 CLOUDFRONT = "CloudFrontEnabled"  # the condition: EnableCloudFront is true
+NO_WEB_ACL = "NoCloudFrontWebAcl"  # the condition: CloudFrontWebAclArn is empty
 CLOUDFRONT_ZONE_ID = "Z2FDTNDATAQYW2"  # the hosted zone of every CloudFront alias record
 PRICE_CLASS = "PriceClass_200"
 ONE_YEAR = 31536000
@@ -101,6 +103,8 @@ def certificate(t):
         DomainValidationOptions=[DomainValidationOption(DomainName=name, HostedZoneId=zone)
                                  for name in (domain, wildcard, origin)],
     ))
+    scanner_skip(made, "CKV2_AWS_71", "The design's certificate covers *.<HostedZoneName> (SPEC, section 7); it is "
+                 "requested without export, so its private key never leaves ACM.")
     return If(create, Ref(made), t.input("CertificateArn"))
 
 
@@ -223,6 +227,11 @@ def distribution(t):
                     CachedMethods=["GET", "HEAD"], CachePolicyId=CACHING_DISABLED, OriginRequestPolicyId=ALL_VIEWER,
                     Compress=True)
     t.input("CloudFrontLogPrefix")
+    # A web ACL for CloudFront lives in us-east-1, outside this stack: the
+    # operator makes one there and names it (README, CloudFront). Set here,
+    # it survives every update; associated by hand, a later update of the
+    # distribution may drop it.
+    t.condition(NO_WEB_ACL, Equals(t.input("CloudFrontWebAclArn"), ""))
     made = t.add(Distribution(
         "Distribution",
         Condition=CLOUDFRONT,
@@ -232,6 +241,7 @@ def distribution(t):
             Aliases=[t.input("DomainName")],
             PriceClass=PRICE_CLASS,
             HttpVersion="http2and3",
+            WebACLId=If(NO_WEB_ACL, NoValue, Ref("CloudFrontWebAclArn")),
             IPV6Enabled=False,  # the site's record is IPv4 (A) only, as the load balancer is
             ViewerCertificate=ViewerCertificate(AcmCertificateArn=t.input("CloudFrontCertificateArn"),
                                                 SslSupportMethod="sni-only", MinimumProtocolVersion="TLSv1.2_2021"),
@@ -254,6 +264,8 @@ def distribution(t):
             DefaultCacheBehavior=DefaultCacheBehavior(**{**uncached, "CachePolicyId": Ref(pages)}),
         ),
     ))
+    scanner_skip(made, "CKV_AWS_68", "No web ACL given: WAF for CloudFront lives in us-east-1, outside this stack; "
+                 "the operator makes one there and sets CloudFrontWebAclArn (README, CloudFront).", when=NO_WEB_ACL)
     return made
 
 

@@ -49,7 +49,7 @@ from troposphere.s3 import AbortIncompleteMultipartUpload
 
 from codemate_cfn.layer import Layer
 
-from .kit.bucket import bucket, bucket_policy, lifecycle_rule
+from .kit.bucket import access_logs, bucket, bucket_policy, lifecycle_rule, logged_bucket_name
 from .kit.iam import role, role_policy
 from .kit.logs import log_group
 from .kit.images import SERVICES, image_set
@@ -59,6 +59,7 @@ SOURCE_ACTION = "GitHub"
 SOURCE_ARTIFACT = "Source"
 IMAGE_DEFINITIONS = "imagedefinitions.json"
 ARTIFACT_EXPIRY_DAYS = 30
+NONCURRENT_ARTIFACT_DAYS = 7  # an overwritten or deleted artifact can be got back for a week
 # A current standard Linux image (Ubuntu, with Docker), small compute.
 BUILD_IMAGE = "aws/codebuild/standard:7.0"
 BUILD_COMPUTE = "BUILD_GENERAL1_SMALL"
@@ -117,11 +118,15 @@ def connection(t):
 
 def artifact_bucket(t):
     """Where the pipeline passes the source and the image definitions from
-    stage to stage (objects encrypted with the project key by the pipeline)."""
+    stage to stage (objects encrypted with the project key by the pipeline),
+    versioned, with its server access logs in the logs bucket."""
     made = t.add(bucket(
-        "ArtifactBucket", t.name_of("pipeline", "artifacts", account=True),
+        "ArtifactBucket", logged_bucket_name(t, "artifacts"),
         lifecycle_rule("ExpireOldArtifacts", ExpirationInDays=ARTIFACT_EXPIRY_DAYS,
+                       NoncurrentVersionExpirationInDays=NONCURRENT_ARTIFACT_DAYS,
                        AbortIncompleteMultipartUpload=AbortIncompleteMultipartUpload(DaysAfterInitiation=1)),
+        versioned=True,
+        logging=access_logs(t.input("LogsBucketName"), "artifacts"),
     ))
     t.add(bucket_policy(made))
     return made

@@ -5,6 +5,7 @@ from troposphere import GetAtt
 
 from codemate_cfn.layer import Layer
 
+from .kit.scanner import scanner_skip
 from .kit.security_group import (
     ANYWHERE,
     NO_EGRESS,
@@ -42,6 +43,8 @@ def alb_group(t, ecs):
         [egress(FRONTEND_PORT, group_id(ecs), "To the frontend tasks (Next.js)"),
          egress(BACKEND_PORT, group_id(ecs), "To the backend tasks (NestJS)")],
     )
+    scanner_skip(alb, "CKV_AWS_260", "Port 80 is open to the internet only for the load balancer's HTTP listener, "
+                 "which answers every request with a redirect to HTTPS (301) and forwards nothing.")
     # ECS ingress lives in separate resources: inline, ALB -> ECS -> ALB would be a cycle.
     for port, what in APP_PORTS:
         t.add(separate_ingress(f"EcsIngressFromAlb{port}", group_id(ecs), port, group_id(alb),

@@ -11,6 +11,7 @@ from awacs import kms as kms_actions
 from awacs import s3 as s3_actions
 from awacs.aws import (
     Allow,
+    ArnEquals,
     ArnLike,
     Bool,
     Condition,
@@ -27,8 +28,17 @@ from troposphere.s3 import AbortIncompleteMultipartUpload, Bucket, CorsConfigura
 
 from codemate_cfn.layer import Layer
 
-from .kit.bucket import bucket, bucket_policy, lifecycle_rule
+from .kit.bucket import (
+    LOGGED_BUCKETS,
+    access_logs,
+    access_logs_prefix,
+    bucket,
+    bucket_policy,
+    lifecycle_rule,
+    logged_bucket_name,
+)
 from .kit.policies import RETAIN
+from .kit.scanner import scanner_skip
 from .project import ELB_LOG_DELIVERY_ACCOUNT, ENVIRONMENT, PROJECT, trail_arn
 
 LOG_PREFIXES = {"Alb": "alb/", "CloudFront": "cloudfront/", "VpcFlow": "vpc-flow-logs/", "CloudTrail": "cloudtrail/"}
@@ -173,12 +183,14 @@ def kms_key(t) -> Key:
     return key
 
 
-def files_bucket(t):
+def files_bucket(t, logs):
     files = t.add(bucket(
-        "FilesBucket", t.name_of("files", account=True),
+        "FilesBucket", logged_bucket_name(t, "files"),
         lifecycle_rule("TierDownAgeingFiles", FILES_TRANSITIONS,
                        AbortIncompleteMultipartUpload=AbortIncompleteMultipartUpload(DaysAfterInitiation=7)),
         versioned=True,
+        logging=access_logs(Ref(logs), "files"),
+        DependsOn=f"{logs.title}Policy",  # S3 may write its logs from the start
         CorsConfiguration=CorsConfiguration(CorsRules=[CorsRules(
             AllowedOrigins=[Sub("https://${DomainName}", DomainName=t.input("DomainName"))],
             AllowedMethods=list(CORS_METHODS),
@@ -190,11 +202,15 @@ def files_bucket(t):
     bucket_outputs(t, files, "user-files (AWS_S3_BUCKET)")
 
 
-def static_bucket(t):
+def static_bucket(t, logs):
     static = t.add(bucket(
-        "StaticBucket", t.name_of("static"),
+        "StaticBucket", logged_bucket_name(t, "static"),
         lifecycle_rule("ExpireOldAssets", ExpirationInDays=STATIC_EXPIRY_DAYS),
+        logging=access_logs(Ref(logs), "static"),
+        DependsOn=f"{logs.title}Policy",
     ))
+    scanner_skip(static, "CKV_AWS_21", "Unversioned by design: it holds only build output (Next.js _next/static) "
+                 f"that every release uploads again, and objects expire after {STATIC_EXPIRY_DAYS} days.")
     # Its policy (TLS only; reads by CloudFront's origin access control)
     # names the distribution, so the edge layer, which makes it, writes it.
     bucket_outputs(t, static, "static-assets (Next.js _next/static)")
@@ -228,6 +244,25 @@ def delivery_grants(logs, name: str, service: str, prefix: str, source: dict, ac
     ]
 
 
+def access_log_grants(t, logs) -> list[Statement]:
+    """S3 server access logging writes each LOGGED_BUCKETS bucket's logs under
+    its own s3-access/<kind>/, for that bucket of this account only (S3 user
+    guide, "Permissions for log delivery": a bucket policy for the logging
+    service principal, which works whether the bucket's ACLs are on or off)."""
+    return [Statement(
+        Sid=f"S3AccessLogsWrite{kind.capitalize()}",
+        Effect=Allow,
+        Principal=Principal("Service", "logging.s3.amazonaws.com"),
+        Action=[s3_actions.PutObject],
+        Resource=[Sub("${%s.Arn}/%s*" % (logs.title, access_logs_prefix(kind)))],
+        Condition=Condition([
+            ArnEquals({"aws:SourceArn": Sub("arn:${AWS::Partition}:s3:::"
+                                            + logged_bucket_name(t, kind).to_dict()["Fn::Sub"])}),
+            StringEquals({"aws:SourceAccount": Ref("AWS::AccountId")}),
+        ]),
+    ) for kind in LOGGED_BUCKETS]
+
+
 def logs_bucket(t):
     logs = t.add(bucket(
         "LogsBucket", t.name_of("logs", account=True),
@@ -241,6 +276,8 @@ def logs_bucket(t):
         # logs) still become the bucket owner's. Public ACLs stay blocked.
         ownership="BucketOwnerPreferred",
     ))
+    scanner_skip(logs, "CKV_AWS_18", "The destination of the other buckets' access logs: logging it into itself "
+                 "would log every delivery of its own logs, without end (S3 advises another bucket).")
     t.add(bucket_policy(
         logs,
         Statement(
@@ -258,12 +295,14 @@ def logs_bucket(t):
         # for CloudTrail").
         *delivery_grants(logs, "CloudTrail", "cloudtrail.amazonaws.com", LOG_PREFIXES["CloudTrail"],
                          {"aws:SourceArn": trail_arn()}, [s3_actions.GetBucketAcl]),
+        *access_log_grants(t, logs),
     ))
-    bucket_outputs(t, logs, "logs (ALB, CloudFront, VPC flow logs, CloudTrail)")
+    bucket_outputs(t, logs, "logs (ALB, CloudFront, VPC flow logs, CloudTrail, S3 access logs)")
     t.output("LogsBucketDomainName", GetAtt(logs, "DomainName"),
              "Domain name of the logs bucket (CloudFront standard logging).")
     for source, prefix in LOG_PREFIXES.items():
         t.output(f"{source}LogPrefix", prefix, f"Key prefix of the {source} logs in the logs bucket.")
+    return logs
 
 
 def lifecycle_keep_last(count: int) -> str:
@@ -300,9 +339,9 @@ def build(t):
     t.output("KmsKeyArn", GetAtt(key, "Arn"),
              "ARN of the project's KMS key (RDS, ElastiCache, secrets, ECR, log groups, pipeline artifacts, "
              "alarm topic, CloudTrail).")
-    files_bucket(t)
-    static_bucket(t)
-    logs_bucket(t)
+    logs = logs_bucket(t)
+    files_bucket(t, logs)
+    static_bucket(t, logs)
     repositories(t, key)
 
 

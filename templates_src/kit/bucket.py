@@ -5,6 +5,11 @@ replacement, and a bucket policy that refuses requests without TLS.
 
 SSE-S3 (AES-256) everywhere: the design asks it for user files, and ALB
 access logs can only be delivered to SSE-S3 buckets.
+
+A bucket may write S3 server access logs into the logs bucket (storage
+layer), under s3-access/<kind>/: LOGGED_BUCKETS names those buckets, so the
+layer that makes one and the logs bucket's policy, which lets S3's logging
+service write for exactly these buckets, name it alike.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from troposphere.s3 import (
     LifecycleConfiguration,
     LifecycleRule,
     LifecycleRuleTransition,
+    LoggingConfiguration,
     OwnershipControls,
     OwnershipControlsRule,
     PublicAccessBlockConfiguration,
@@ -32,6 +38,36 @@ from .policies import RETAIN
 BLOCK_ALL_PUBLIC_ACCESS = PublicAccessBlockConfiguration(
     BlockPublicAcls=True, BlockPublicPolicy=True, IgnorePublicAcls=True, RestrictPublicBuckets=True,
 )
+
+ACCESS_LOGS_PREFIX = "s3-access/"
+# The buckets whose S3 server access logs go to the logs bucket: kind (their
+# key prefix there, s3-access/<kind>/) -> the words of the bucket's name and
+# whether the name carries the account ID (t.name_of).
+LOGGED_BUCKETS = {
+    "files": (("files",), True),
+    "static": (("static",), False),
+    "artifacts": (("pipeline", "artifacts"), True),
+}
+
+
+def logged_bucket_name(t, kind: str) -> Sub:
+    """The name of the LOGGED_BUCKETS bucket of this kind: codemate-files-<env>-<account>."""
+    words, account = LOGGED_BUCKETS[kind]
+    return t.name_of(*words, account=account)
+
+
+def access_logs_prefix(kind: str) -> str:
+    """Where a logged bucket's server access logs go in the logs bucket: s3-access/<kind>/."""
+    return f"{ACCESS_LOGS_PREFIX}{kind}/"
+
+
+def access_logs(destination, kind: str) -> LoggingConfiguration:
+    """S3 server access logs of a LOGGED_BUCKETS bucket into `destination`
+    (the logs bucket's name) under s3-access/<kind>/."""
+    if kind not in LOGGED_BUCKETS:
+        raise ValueError(f"access logs of a {kind!r} bucket: name it in LOGGED_BUCKETS (kit/bucket.py) so the "
+                         f"logs bucket lets S3 write them")
+    return LoggingConfiguration(DestinationBucketName=destination, LogFilePrefix=access_logs_prefix(kind))
 
 
 def sse_s3(**rule) -> BucketEncryption:
@@ -70,11 +106,15 @@ def lifecycle_rule(rule_id: str, transitions=(), **props) -> LifecycleRule:
 
 
 def bucket(logical_id: str, name, rule: LifecycleRule, versioned: bool = False,
-           ownership: str = "BucketOwnerEnforced", encryption: BucketEncryption | None = None, **props) -> Bucket:
+           ownership: str = "BucketOwnerEnforced", encryption: BucketEncryption | None = None,
+           logging: LoggingConfiguration | None = None, **props) -> Bucket:
     """A private bucket with one lifecycle rule that survives stack deletion
-    and replacement; SSE-S3 unless `encryption` says otherwise."""
+    and replacement; SSE-S3 unless `encryption` says otherwise; its server
+    access logs where `logging` says (access_logs)."""
     if versioned:
         props["VersioningConfiguration"] = VersioningConfiguration(Status="Enabled")
+    if logging is not None:
+        props["LoggingConfiguration"] = logging
     return Bucket(
         logical_id,
         BucketName=name,

@@ -43,16 +43,19 @@ def _refuse_wildcards(owner: str, statements: list[Statement]) -> None:
 
 def role(logical_id: str, service: str, statements: list[Statement], **props) -> Role:
     """A role `service` (e.g. "ecs-tasks.amazonaws.com") assumes, with one
-    inline policy holding `statements`. ValueError when a statement allows an
-    action on Resource "*" that AWS also authorizes on narrower resources."""
+    inline policy holding `statements` (none when there are none: a role AWS
+    defines the permissions of takes its managed policy, ManagedPolicyArns).
+    ValueError when a statement allows an action on Resource "*" that AWS
+    also authorizes on narrower resources."""
     _refuse_wildcards(f"role {logical_id}", statements)
+    if statements:
+        props["Policies"] = [Policy(PolicyName=logical_id, PolicyDocument=PolicyDocument(
+            Version="2012-10-17", Statement=list(statements)))]
     return Role(
         logical_id,
         AssumeRolePolicyDocument=PolicyDocument(Version="2012-10-17", Statement=[
             Statement(Effect=Allow, Principal=Principal("Service", service), Action=[AssumeRole]),
         ]),
-        Policies=[Policy(PolicyName=logical_id, PolicyDocument=PolicyDocument(Version="2012-10-17",
-                                                                                Statement=list(statements)))],
         **props,
     )
 
