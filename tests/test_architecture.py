@@ -13,7 +13,7 @@ from pathlib import Path
 import codemate_cfn
 
 PACKAGE = Path(codemate_cfn.__file__).parent
-LEAVES = {"errors", "table", "console", "schemas", "stateful", "tagging", "wildcard_actions"}
+LEAVES = {"errors", "table", "console", "schemas", "stateful", "tagging", "wildcard_actions", "scanner_skips"}
 
 
 def imports_of(path: Path) -> set[str]:
@@ -51,6 +51,23 @@ def test_only_the_command_line_imports_the_emulator():
 def test_the_compiler_and_the_parameter_checks_never_import_the_deployer():
     below = {n for n in modules() if n.startswith(("compile", "params")) or n == "layer"}
     assert not below & importers_of("deploy")
+
+
+def test_only_the_security_gate_imports_itself():
+    """The security gate (codemate_cfn/security/) sits beside the command
+    line: it may read the compiler's layout and the deployer's condition
+    evaluator, and nothing of the package depends on it."""
+    assert importers_of("security") <= {n for n in modules() if n.startswith("security.")}
+
+
+def test_the_security_gate_never_imports_checkov():
+    """checkov lives in the security environment alone; the gate runs it as a
+    process, so the main suite can test the gate without it."""
+    for path in (PACKAGE / "security").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                     else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            assert not any(n.split(".")[0] == "checkov" for n in names), f"{path.name} imports checkov"
 
 
 def test_leaf_modules_import_nothing_of_the_package():
