@@ -211,6 +211,9 @@ ARTIFACTS = (
 
 def expected_permissions(env: str, images: bool) -> set[Row]:
     rows = grants(
+        "data/DbMonitoringRole",  # RDS enhanced monitoring: AWS's own policy for it, nothing else
+        ("(managed policy)", "arn:${AWS::Partition}:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole"),
+    ) | grants(
         "services/TaskExecutionRole",
         ("ecr:GetAuthorizationToken", "*"),
         (["ecr:BatchCheckLayerAvailability", "ecr:GetDownloadUrlForLayer", "ecr:BatchGetImage"],
@@ -248,6 +251,7 @@ def expected_permissions(env: str, images: bool) -> set[Row]:
 
 
 TRUSTED = {
+    "data/DbMonitoringRole": "monitoring.rds.amazonaws.com",
     "services/TaskExecutionRole": "ecs-tasks.amazonaws.com",
     "services/BackendTaskRole": "ecs-tasks.amazonaws.com",
     "pipeline/FrontendBuildRole": "codebuild.amazonaws.com",
