@@ -49,7 +49,7 @@ from troposphere.s3 import AbortIncompleteMultipartUpload
 
 from codemate_cfn.layer import Layer
 
-from .kit.bucket import access_logs, bucket, bucket_policy, lifecycle_rule, logged_bucket_name
+from .kit.bucket import access_logs, bucket, bucket_policy, lifecycle_rule, logged_bucket_name, sse_kms
 from .kit.iam import role, role_policy
 from .kit.logs import log_group
 from .kit.images import SERVICES, image_set
@@ -118,8 +118,9 @@ def connection(t):
 
 def artifact_bucket(t):
     """Where the pipeline passes the source and the image definitions from
-    stage to stage (objects encrypted with the project key by the pipeline),
-    versioned, with its server access logs in the logs bucket."""
+    stage to stage: encrypted with the project key (by the pipeline, and by
+    default for anything else written there), versioned, with its server
+    access logs in the logs bucket."""
     made = t.add(bucket(
         "ArtifactBucket", logged_bucket_name(t, "artifacts"),
         lifecycle_rule("ExpireOldArtifacts", ExpirationInDays=ARTIFACT_EXPIRY_DAYS,
@@ -127,6 +128,7 @@ def artifact_bucket(t):
                        AbortIncompleteMultipartUpload=AbortIncompleteMultipartUpload(DaysAfterInitiation=1)),
         versioned=True,
         logging=access_logs(t.input("LogsBucketName"), "artifacts"),
+        encryption=sse_kms(t.input("KmsKeyArn")),
     ))
     t.add(bucket_policy(made))
     return made

@@ -237,6 +237,9 @@ def test_the_artifact_bucket_is_private_kept_expires_old_artifacts_and_refuses_p
     assert rule["Status"] == "Enabled" and rule["ExpirationInDays"] == 30
     [deny] = pipeline.props("ArtifactBucketPolicy")["PolicyDocument"]["Statement"]
     assert deny["Effect"] == "Deny" and deny["Condition"] == {"Bool": {"aws:SecureTransport": False}}
+    [encryption] = props["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    assert encryption == {"ServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": {"Ref": "KmsKeyArn"}},
+                          "BucketKeyEnabled": True}  # the project key, for anything written there
 
 
 def test_a_push_to_the_environments_branch_of_the_repository_starts_it(pipeline):

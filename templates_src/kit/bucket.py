@@ -78,6 +78,16 @@ def sse_s3(**rule) -> BucketEncryption:
     ])
 
 
+def sse_kms(key_arn) -> BucketEncryption:
+    """SSE-KMS with `key_arn` (the project key), with an S3 Bucket Key so
+    each object does not cost a KMS request. Not for a bucket that receives
+    ALB or S3 access logs: those are delivered to SSE-S3 buckets only."""
+    return BucketEncryption(ServerSideEncryptionConfiguration=[ServerSideEncryptionRule(
+        ServerSideEncryptionByDefault=ServerSideEncryptionByDefault(SSEAlgorithm="aws:kms", KMSMasterKeyID=key_arn),
+        BucketKeyEnabled=True,
+    )])
+
+
 def deny_insecure_transport(bucket) -> Statement:
     """Deny every S3 action on the bucket and its objects without TLS;
     `bucket` is a Bucket of the same template, or a bucket's ARN (a Ref to
