@@ -60,6 +60,22 @@ def test_only_the_security_gate_imports_itself():
     assert importers_of("security") <= {n for n in modules() if n.startswith("security.")}
 
 
+def test_only_the_command_line_imports_the_cost_estimate():
+    """The cost estimate (codemate_cfn/cost/) sits beside the deployer: it
+    reads built templates with the deployer's condition evaluator and
+    nothing but the command line depends on it."""
+    assert importers_of("cost") <= {n for n in modules() if n.startswith(("cli", "cost."))}
+
+
+def test_the_cost_estimate_imports_only_the_condition_evaluator_and_leaves():
+    for name, imported in modules().items():
+        if name.startswith("cost."):
+            outside = {i for i in imported if not i.startswith("cost")}
+            assert outside <= {"deploy.conditions", "deploy.conditions.Context",
+                                "deploy.conditions.parameter_values", "errors", "errors.InvalidInput",
+                                "errors.CodemateError", "table", "table.format_table"}, f"{name} imports {outside}"
+
+
 def test_the_security_gate_never_imports_checkov():
     """checkov lives in the security environment alone; the gate runs it as a
     process, so the main suite can test the gate without it."""
