@@ -11,6 +11,7 @@ import codemate_cfn
 from codemate_cfn.cli import (
     bootstrap,
     build,
+    cost,
     delete,
     deploy,
     emulator,
@@ -25,7 +26,7 @@ from codemate_cfn.cli.common import project_options
 from codemate_cfn.errors import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_USAGE, CodemateError, InvalidInput
 
 # In the order `--help` lists them.
-COMMANDS = (build, validate, bootstrap, deploy, plan, outputs, status, migrate, delete, emulator, rollback)
+COMMANDS = (build, validate, bootstrap, deploy, plan, cost, outputs, status, migrate, delete, emulator, rollback)
 
 
 class Parser(argparse.ArgumentParser):

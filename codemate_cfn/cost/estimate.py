@@ -108,7 +108,7 @@ def resources(contexts: list[tuple[str, Context]]) -> list[Found]:
             if context.present(logical_id):
                 found.append(Found(stack, logical_id, resource.get("Type", ""),
                                    context.resolve(resource.get("Properties", {})), context))
-    return found
+    return sorted(found, key=lambda f: (f.stack, f.logical_id))  # the same order however the templates were read
 
 
 def steady_state(given: dict[str, str]) -> tuple[dict[str, str], list[str]]:
