@@ -108,6 +108,11 @@ PARAMETERS = [
     *subnet_cidrs(),
     Param("NatGatewayCount", "NAT gateways: 1 (shared by both AZs, dev) or 2 (one per AZ, prod).",
           default="1", allowed_values=("1", "2")),
+    Param("NatType", "What the NATs are: gateway (managed NAT gateways) or instance (an EC2 NAT instance each, "
+          "NatInstanceType, with an Elastic IP and recovery on failure: far cheaper, one instance's bandwidth).",
+          default="gateway", allowed_values=("gateway", "instance")),
+    Param("NatInstanceType", "EC2 instance type of the NAT instances (Graviton, arm64) when NatType is instance.",
+          default="t4g.nano", allowed_values=("t4g.nano", "t4g.micro", "t4g.small", "t4g.medium")),
 
     # Site: DNS, TLS, the load balancer and CloudFront
     Param("DomainName", "Public host name of this environment (the site URL is https:// + this).",

@@ -232,6 +232,23 @@ def test_a_flow_log_can_deliver_to_a_bucket_folder(aws):
     assert "arn:aws:s3:::flow-logs-b/vpc-flow-logs/" in destinations
 
 
+def test_a_security_group_takes_an_all_traffic_rule_without_ports(aws):
+    def template(name):
+        return json.dumps({"Resources": {
+            "Vpc": {"Type": "AWS::EC2::VPC", "Properties": {"CidrBlock": "10.8.0.0/16"}},
+            "Group": {"Type": "AWS::EC2::SecurityGroup", "Properties": {
+                "GroupName": name, "GroupDescription": "all traffic from one subnet", "VpcId": {"Ref": "Vpc"},
+                "SecurityGroupIngress": [{"IpProtocol": "-1", "CidrIp": "10.8.1.0/24", "Description": "subnet"}]}},
+        }, "Outputs": {"GroupId": {"Value": {"Fn::GetAtt": ["Group", "GroupId"]}}}})
+
+    with local.unpatched("security group rules on every port"), pytest.raises(FAILED):
+        aws.cloudformation.create_stack(StackName="sg-unpatched", TemplateBody=template("all-a"))
+    aws.cloudformation.create_stack(StackName="sg", TemplateBody=template("all-b"))
+    (group,) = aws.client("ec2").describe_security_groups(GroupNames=["all-b"])["SecurityGroups"]
+    assert [(r["IpProtocol"], [c["CidrIp"] for c in r["IpRanges"]]) for r in group["IpPermissions"]] == [
+        ("-1", ["10.8.1.0/24"])]
+
+
 def test_a_kms_key_keeps_its_tags_and_policy(aws):
     policy = {"Version": "2012-10-17", "Statement": [
         {"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "kms:*", "Resource": "*"}]}

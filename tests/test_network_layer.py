@@ -75,8 +75,20 @@ def test_nat_gateway_count_comes_from_the_parameter_file():
     assert {env: param_file(env)["NatGatewayCount"] for env in ENVIRONMENTS} == {"dev": "1", "prod": "2"}
 
 
-def test_one_nat_gateway_in_dev_one_per_az_in_prod(network):
-    env = network.env
+def test_nat_type_comes_from_the_parameter_file_instance_in_dev_gateways_in_prod():
+    root = templates()["root"]
+    for name in ("NatType", "NatInstanceType"):
+        assert root["Resources"]["NetworkStack"]["Properties"]["Parameters"][name] == {"Ref": name}
+    assert catalogue()["NatType"].default == "gateway"
+    assert catalogue()["NatInstanceType"].default == "t4g.nano"
+    assert {env: param_file(env)["NatType"] for env in ENVIRONMENTS} == {"dev": "instance", "prod": "gateway"}
+    assert {env: param_file(env)["NatInstanceType"] for env in ENVIRONMENTS} == {"dev": "t4g.nano", "prod": "t4g.nano"}
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_with_nat_gateways_one_in_dev_one_per_az_in_prod(env):
+    """NatType gateway (prod's): NatGatewayCount managed NAT gateways, no NAT instance."""
+    network = Environment("network", env, NatType="gateway")
     nats = network.of_type("AWS::EC2::NatGateway")
 
     assert network.condition("TwoNatGateways") is (env == "prod")
@@ -87,6 +99,73 @@ def test_one_nat_gateway_in_dev_one_per_az_in_prod(network):
         assert nat["Properties"]["AllocationId"] == {"Fn::GetAtt": [f"NatEip{az}", "AllocationId"]}
         assert network.props(f"NatEip{az}")["Domain"] == "vpc"
     assert sorted(network.of_type("AWS::EC2::EIP")) == [n.replace("NatGateway", "NatEip") for n in NAT_GATEWAYS[env]]
+    assert network.of_type("AWS::EC2::Instance") == {}
+    assert not network.exists("NatInstanceSecurityGroup")
+
+
+def test_the_committed_files_give_prod_two_nat_gateways_and_dev_one_nat_instance(network):
+    if network.env == "prod":
+        assert sorted(network.of_type("AWS::EC2::NatGateway")) == ["NatGateway2a", "NatGateway2c"]
+        assert network.of_type("AWS::EC2::Instance") == {}
+    else:
+        assert network.of_type("AWS::EC2::NatGateway") == {}
+        assert sorted(network.of_type("AWS::EC2::Instance")) == ["NatInstance2a"]
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_with_nat_instances_each_nat_is_a_t4g_nano_in_the_public_subnet(env):
+    """NatType instance (dev's): NatGatewayCount EC2 instances, source/dest
+    check off, IMDSv2 only, encrypted root volume, an Elastic IP each."""
+    network = Environment("network", env, NatType="instance")
+    instances = network.of_type("AWS::EC2::Instance")
+    azs = ["2a", "2c"] if env == "prod" else ["2a"]
+
+    assert network.of_type("AWS::EC2::NatGateway") == {}
+    assert sorted(instances) == [f"NatInstance{az}" for az in azs]
+    assert sorted(network.of_type("AWS::EC2::EIP")) == [f"NatInstanceEip{az}" for az in azs]
+    for az in azs:
+        props = instances[f"NatInstance{az}"]["Properties"]
+        assert props["InstanceType"] == "t4g.nano"
+        assert props["ImageId"] == (
+            "{{resolve:ssm:/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-arm64}}")
+        assert props["SubnetId"] == {"Ref": f"PublicSubnet{az}"}
+        assert props["SourceDestCheck"] is False
+        assert props["SecurityGroupIds"] == [{"Fn::GetAtt": ["NatInstanceSecurityGroup", "GroupId"]}]
+        assert props["MetadataOptions"]["HttpTokens"] == "required"
+        assert [d["Ebs"]["Encrypted"] for d in props["BlockDeviceMappings"]] == [True]
+        assert network.props(f"NatInstanceEip{az}") == {
+            "Domain": "vpc", "InstanceId": {"Ref": f"NatInstance{az}"}, "Tags": network.props(f"NatInstanceEip{az}")["Tags"]}
+
+
+def test_the_nat_instance_forwards_and_masquerades_the_app_subnets_persistently():
+    written = templates()["network"]["Resources"]["NatInstance2a"]["Properties"]["UserData"]["Fn::Base64"]["Fn::Sub"]
+    script = Environment("network", "dev").props("NatInstance2a")["UserData"]["Fn::Base64"]
+
+    assert "net.ipv4.ip_forward = 1" in script and "/etc/sysctl.d/" in script
+    assert "masquerade" in script and "/etc/sysconfig/nftables.conf" in script
+    assert "systemctl enable nftables" in script
+    assert "ip saddr { ${AppSubnet2aCidr}, ${AppSubnet2cCidr} } ip daddr != ${VpcCidr} masquerade" in written
+    assert "ip saddr { 10.0.11.0/24, 10.0.12.0/24 } ip daddr != 10.0.0.0/16 masquerade" in script
+
+
+def test_the_nat_instance_is_recovered_when_its_system_status_check_fails():
+    network = Environment("network", "dev")
+    alarm = network.props("NatInstanceRecoveryAlarm2a")
+
+    assert alarm["Namespace"] == "AWS/EC2" and alarm["MetricName"] == "StatusCheckFailed_System"
+    assert alarm["Dimensions"] == [{"Name": "InstanceId", "Value": {"Ref": "NatInstance2a"}}]
+    assert alarm["ComparisonOperator"] == "GreaterThanThreshold" and alarm["Threshold"] == 0
+    assert alarm["AlarmActions"] == [{"Fn::Sub": "arn:${AWS::Partition}:automate:${AWS::Region}:ec2:recover"}]
+
+
+def test_the_nat_instances_group_takes_traffic_from_the_app_subnets_only():
+    group = Environment("network", "dev").props("NatInstanceSecurityGroup")
+
+    assert [(r["IpProtocol"], r["CidrIp"]) for r in group["SecurityGroupIngress"]] == [
+        ("-1", SUBNETS["App", "2a"]), ("-1", SUBNETS["App", "2c"])]
+    assert all(r["Description"] for r in group["SecurityGroupIngress"] + group["SecurityGroupEgress"])
+    assert [(r["IpProtocol"], r["CidrIp"]) for r in group["SecurityGroupEgress"]] == [("-1", "0.0.0.0/0")]
+    assert group["VpcId"] == {"Ref": "Vpc"}
 
 
 def test_public_subnets_route_to_the_internet_gateway(network):
@@ -99,14 +178,17 @@ def test_public_subnets_route_to_the_internet_gateway(network):
     assert attachment == {"VpcId": {"Ref": "Vpc"}, "InternetGatewayId": {"Ref": "InternetGateway"}}
 
 
-def test_app_subnets_route_through_the_nat_in_their_az_or_the_only_one(network):
-    env = network.env
-    expected_nat = {"2a": "NatGateway2a", "2c": "NatGateway2c" if env == "prod" else "NatGateway2a"}
+@pytest.mark.parametrize("nat_type, target, kind", [("gateway", "NatGatewayId", "NatGateway"),
+                                                    ("instance", "InstanceId", "NatInstance")])
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_app_subnets_route_through_the_nat_in_their_az_or_the_only_one(env, nat_type, target, kind):
+    network = Environment("network", env, NatType=nat_type)
+    expected_nat = {"2a": f"{kind}2a", "2c": f"{kind}2c" if env == "prod" else f"{kind}2a"}
     for az in ("2a", "2c"):
         table = route_table_of(network, f"AppSubnet{az}")
         assert table == f"AppRouteTable{az}"
         assert routes_of(network, table) == [
-            {"RouteTableId": {"Ref": table}, "DestinationCidrBlock": "0.0.0.0/0", "NatGatewayId": {"Ref": expected_nat[az]}}
+            {"RouteTableId": {"Ref": table}, "DestinationCidrBlock": "0.0.0.0/0", target: {"Ref": expected_nat[az]}}
         ]
 
 

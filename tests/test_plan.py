@@ -415,6 +415,7 @@ def real():
 
 def test_two_nat_gateways_instead_of_one(real):
     templates, dev = real
+    dev = {**dev, "NatType": "gateway"}
     changes = predict(templates, templates, dev, {**dev, "NatGatewayCount": "2"})
     assert {(c.stack, c.action, c.logical_id) for c in changes} == {
         ("root", "modify", "NetworkStack"),
@@ -426,6 +427,28 @@ def test_two_nat_gateways_instead_of_one(real):
     assert by["root", "modify", "NetworkStack"].details == ["parameter NatGatewayCount"]
     assert by["network", "modify", "AppDefaultRoute2c"].details == ["property NatGatewayId"]
     assert all(c.replacement == "false" for c in changes)
+
+
+def test_nat_instances_instead_of_gateways_change_the_routes_in_place(real):
+    """NatType gateway -> instance: the gateways and their Elastic IPs go,
+    the instance and its group, Elastic IP and recovery alarm come, and the
+    app routes point at the instance without being replaced."""
+    templates, dev = real
+    gateway = {**dev, "NatType": "gateway"}
+    changes = predict(templates, templates, gateway, {**gateway, "NatType": "instance"})
+    assert {(c.stack, c.action, c.logical_id) for c in changes} == {
+        ("root", "modify", "NetworkStack"),
+        ("network", "remove", "NatEip2a"),
+        ("network", "remove", "NatGateway2a"),
+        ("network", "add", "NatInstanceSecurityGroup"),
+        ("network", "add", "NatInstance2a"),
+        ("network", "add", "NatInstanceEip2a"),
+        ("network", "add", "NatInstanceRecoveryAlarm2a"),
+        ("network", "modify", "AppDefaultRoute2a"),
+        ("network", "modify", "AppDefaultRoute2c"),
+    }
+    by = rows(changes)
+    assert by["network", "modify", "AppDefaultRoute2a"].replacement == "false"
 
 
 def test_the_same_build_and_values_change_nothing(real):

@@ -98,6 +98,10 @@ does; tests/test_emulator.py shows each gap with the patch taken out.
   (moto added up container memory only); the task's memory counts. moto
   runs no container: the task goes to STOPPED with exit code 0 as it is
   described.
+- security group rules on every port: an inline rule of protocol -1 (all
+  traffic, as AWS allows without ports) failed the group (KeyError
+  FromPort), and every `GetAtt` to it with it; its ports are -1, as AWS
+  reports them.
 
 Left open, because the success path does not need them: change sets
 carry no Modify/Replacement detail and no nested change sets (deploy's
@@ -1055,6 +1059,24 @@ def _patch_fargate_task_memory():
              staticmethod(_calculate_task_resource_requirements))]
 
 
+def _patch_all_traffic_rules():
+    """An inline security group rule of every protocol (IpProtocol -1, no
+    FromPort or ToPort, as AWS allows) gets ports -1, as AWS reports them;
+    moto read FromPort and failed the group (KeyError)."""
+    from moto.ec2.models.security_groups import SecurityGroup
+
+    original = _raw(SecurityGroup, "create_from_cloudformation_json").__func__
+
+    def create_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
+        properties = cloudformation_json["Properties"]
+        for key in ("SecurityGroupIngress", "SecurityGroupEgress"):
+            properties[key] = [{"FromPort": -1, "ToPort": -1, **rule} if str(rule.get("IpProtocol")) == "-1" else rule
+                               for rule in properties.get(key, [])]
+        return original(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs)
+
+    return [(SecurityGroup, "create_from_cloudformation_json", classmethod(create_from_cloudformation_json))]
+
+
 PATCHES = {
     "nested outputs": _patch_nested_outputs,
     "outputs after a change set": _patch_outputs_after_change_set,
@@ -1085,6 +1107,7 @@ PATCHES = {
     "Fn::If on a flipped condition": _patch_if_on_a_flipped_condition,
     "VPC from a template": _patch_vpc_from_template,
     "Fargate task without container memory": _patch_fargate_task_memory,
+    "security group rules on every port": _patch_all_traffic_rules,
 }
 _installed: dict[str, list[tuple[object, str, object, object]]] = {}  # name -> (owner, attr, original, new)
 
