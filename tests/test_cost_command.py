@@ -113,3 +113,25 @@ def test_refresh_prices_stops_in_one_line_when_the_api_is_unreachable(capsys, pr
     assert done.returncode == 1
     [line] = assert_one_line_errors(done)
     assert line.startswith("refresh prices: the AWS Price List API (http://127.0.0.1:9) could not be used:")
+
+
+def test_refresh_prices_writes_what_the_price_list_api_gives_with_its_source(tmp_path):
+    import botocore.session
+    from botocore.stub import ANY, Stubber
+
+    from codemate_cfn.cost.refresh import refresh
+
+    path = tmp_path / "prices.json"
+    path.write_text((ROOT / PRICE_FILE).read_text())
+    client = botocore.session.get_session().create_client(
+        "pricing", region_name="us-east-1", aws_access_key_id="testing", aws_secret_access_key="testing")
+    product = {"terms": {"OnDemand": {"X": {"priceDimensions": {"Y": {"pricePerUnit": {"USD": "0.0061"}}}}}}}
+    with Stubber(client) as stub:
+        for _ in ("t4g.micro", "t4g.nano"):
+            stub.add_response("get_products", {"PriceList": [json.dumps(product)]},
+                              {"ServiceCode": "AmazonEC2", "Filters": ANY, "MaxResults": 1})
+        said = refresh(path, client=client)
+    prices = load_prices(path)
+    assert prices("nat_instance_hour", "t4g.nano") == 0.0061
+    assert prices.table["nat_instance_hour"]["source"].startswith("aws-price-list-api ")
+    assert said == f"refresh prices: t4g.micro $0.0061/h, t4g.nano $0.0061/h ({path})"
