@@ -183,3 +183,24 @@ def test_the_saving_of_a_lever_is_the_estimate_with_that_parameter_alone_changed
     [(lever, saves)] = lever_savings(LEVER, {"NatType": "gateway"}, {"NatType": "instance"}, USAGE, PRICES)
     assert lever == "NatType gateway -> instance"
     assert saves == pytest.approx(0.059 * HOURS + 10 * 0.059 - 0.0052 * HOURS)  # about $40, as the design says
+
+
+def test_a_base_on_fargate_runs_first_and_the_weights_split_the_rest():
+    """2 tasks, FARGATE base 1, then FARGATE_SPOT weight 1 only: 1 of 2 on Spot."""
+    result = cost(services(BackendService={**service(desired=2), "Properties": {
+        **service(desired=2)["Properties"],
+        "CapacityProviderStrategy": [{"CapacityProvider": "FARGATE", "Base": 1, "Weight": 0},
+                                     {"CapacityProvider": "FARGATE_SPOT", "Weight": 1}]}}))
+    assert result.monthly("ecs_backend") == pytest.approx(0.0688 * HOURS * (1 + 0.3))
+    assert "50% on Spot" in result.line("ecs_backend").sizing
+
+
+def test_a_read_replica_is_an_instance_of_its_own_with_its_sources_storage():
+    primary = {"Type": "AWS::RDS::DBInstance",
+               "Properties": {"DBInstanceClass": "db.t4g.small", "AllocatedStorage": "50", "MultiAZ": "true"}}
+    replica = {"Type": "AWS::RDS::DBInstance", "Properties": {
+        "DBInstanceClass": "db.t4g.small", "SourceDBInstanceIdentifier": {"Ref": "Database"}}}
+    result = cost({"data": {"Resources": {"Database": primary, "DatabaseReadReplica": replica}}})
+    assert result.monthly("rds_instance") == pytest.approx(0.080 * HOURS)  # Multi-AZ: twice $0.040
+    assert result.monthly("rds_DatabaseReadReplica_instance") == pytest.approx(0.040 * HOURS)
+    assert result.monthly("rds_DatabaseReadReplica_storage") == result.monthly("rds_storage") == 50 * 0.138

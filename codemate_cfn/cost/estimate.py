@@ -202,6 +202,23 @@ def weekly_average(desired: float, actions: list[dict]) -> float:
     return total / 168
 
 
+def spot_share(strategy: list[dict], tasks: float) -> float:
+    """The share of `tasks` a capacity provider strategy runs on
+    FARGATE_SPOT: each provider's Base first, the rest by Weight."""
+    if not strategy or not tasks:
+        return 0.0
+    spot, rest = 0.0, tasks
+    for item in strategy:
+        base = min(number(item.get("Base"), 0), rest)
+        rest -= base
+        if item.get("CapacityProvider") == "FARGATE_SPOT":
+            spot += base
+    weights = {item.get("CapacityProvider"): number(item.get("Weight"), 0) for item in strategy}
+    if sum(weights.values()):
+        spot += rest * weights.get("FARGATE_SPOT", 0) / sum(weights.values())
+    return spot / tasks
+
+
 # -- the estimate ---------------------------------------------------------------
 
 
@@ -246,9 +263,7 @@ def estimate(templates: dict[str, dict], given: dict[str, str], usage: dict, pri
             how = " (weekly average with its scheduled actions)"
         else:
             tasks = desired
-        weights = {s.get("CapacityProvider"): number(s.get("Weight"), 0)
-                   for s in service.props.get("CapacityProviderStrategy") or []}
-        spot = weights.get("FARGATE_SPOT", 0) / sum(weights.values()) if sum(weights.values()) else 0.0
+        spot = spot_share(service.props.get("CapacityProviderStrategy") or [], tasks)
         factor = (1 - spot) + spot * prices("fargate_spot_factor")
         hourly = rate * tasks * factor
         sizing = f"{vcpu:g} vCPU, {gb:g} GB{', ARM64' if arch == 'ARM64' else ''} x {plural(round(tasks, 2), 'task')}{how}"
@@ -261,21 +276,21 @@ def estimate(templates: dict[str, dict], given: dict[str, str], usage: dict, pri
         kind = str(db.props.get("DBInstanceClass"))
         multi_az = truthy(db.props.get("MultiAZ"))
         hourly = prices("rds_instance_hour", kind) * (2 if multi_az else 1)
-        label = "RDS instance" if db.logical_id == "Database" else f"RDS {db.logical_id}"
-        key = "rds_instance" if db.logical_id == "Database" else f"rds_{db.logical_id}"
-        lines.append(Line(key, "data", label, f"{kind}, {'Multi-AZ' if multi_az else 'single-AZ'}",
-                          hourly * hours, hourly))
-        reserved.append(Line(f"reserved_{key}", "data", f"{label}: 1-year reserved instead",
+        base, label = ("rds", "RDS") if db.logical_id == "Database" else (f"rds_{db.logical_id}", f"RDS {db.logical_id}")
+        lines.append(Line(f"{base}_instance", "data", f"{label} instance",
+                          f"{kind}, {'Multi-AZ' if multi_az else 'single-AZ'}", hourly * hours, hourly))
+        reserved.append(Line(f"reserved_{base}_instance", "data", f"{label} instance: 1-year reserved instead",
                              kind, -hourly * hours * (1 - prices("rds_reserved_factor"))))
-        storage = number(db.props.get("AllocatedStorage"), 0)
+        source = referenced(db.props.get("SourceDBInstanceIdentifier"))
+        primary = next((d for d in of_type("AWS::RDS::DBInstance") if d.logical_id == source), None)
+        storage = number(db.props.get("AllocatedStorage", primary.props.get("AllocatedStorage") if primary else 0), 0)
         if storage:
-            lines.append(Line(key.replace("instance", "storage"), "data", label.replace("instance", "storage"),
+            lines.append(Line(f"{base}_storage", "data", f"{label} storage",
                               f"{storage:g} GB {db.props.get('StorageType', 'gp3')}",
                               storage * prices("rds_gp3_gb_month")))
-            retention = number(db.props.get("BackupRetentionPeriod"), 1)
+            retention = number(db.props.get("BackupRetentionPeriod"), 0 if primary else 1)
             if usage.get("rds_backup_billed", False) and retention:
-                lines.append(Line(key.replace("instance", "backup"), "data", label.replace("instance", "backup"),
-                                  f"{storage:g} GB x {retention:g} days",
+                lines.append(Line(f"{base}_backup", "data", f"{label} backup", f"{storage:g} GB x {retention:g} days",
                                   storage * retention * prices("rds_backup_gb_day")))
     for group in of_type("AWS::ElastiCache::ReplicationGroup"):
         kind = str(group.props.get("CacheNodeType"))
