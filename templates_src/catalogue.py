@@ -172,6 +172,16 @@ PARAMETERS = [
     # Services: ECS on Fargate
     *service_params("Frontend", "frontend (Next.js)", (1, 1, 2)),
     *service_params("Backend", "backend (NestJS)", (1, 1, 2)),
+    Param("FargateArchitecture", "CPU architecture of the tasks, and of the images the pipeline builds for them: "
+          "X86_64, or ARM64 (Graviton, about 20% cheaper).", default="X86_64", allowed_values=("X86_64", "ARM64")),
+    *[Param(f"{service}SpotPercent", f"Share (percent) of the {what} tasks on Fargate Spot (up to 70% cheaper, "
+            f"interrupted at two minutes' notice); below 100 one task always runs on demand.", type="Number",
+            default="0", min_value=0, max_value=100, integer=True)
+      for service, what in (("Frontend", "frontend"), ("Backend", "backend"))],
+    Param("OffHoursScaling", "Scale both services down to OffHoursTaskCount at 19:00 and back at 09:00, Monday to "
+          "Friday, Korean time (down over the weekend).", default="false", allowed_values=TRUE_FALSE),
+    Param("OffHoursTaskCount", "Tasks per service outside working hours when OffHoursScaling is true.",
+          type="Number", default="0", min_value=0, max_value=2, integer=True),
     Param("LogRetentionDays", "Days CloudWatch keeps the environment's logs (services, builds, RDS, Redis).",
           type="Number", default="7", integer=True, allowed_values=LOG_RETENTION_DAYS),
 

@@ -11,15 +11,18 @@ created after the listener rules exist, as ECS requires."""
 
 from awacs import ecr, kms, logs, s3, secretsmanager
 from awacs.aws import Allow, Statement
-from troposphere import GetAtt, If, Join, Ref, Split, Sub
+from troposphere import Equals, FindInMap, GetAtt, If, Join, NoValue, Ref, Split, Sub
 from troposphere.applicationautoscaling import (
     PredefinedMetricSpecification,
     ScalableTarget,
+    ScalableTargetAction,
     ScalingPolicy,
+    ScheduledAction,
     TargetTrackingScalingPolicyConfiguration,
 )
 from troposphere.ecs import (
     AwsvpcConfiguration,
+    CapacityProviderStrategyItem,
     Cluster,
     ClusterSetting,
     ContainerDefinition,
@@ -56,6 +59,17 @@ CPU_TARGET = 70.0  # percent, both services
 MEMORY_TARGET = 80.0  # percent, backend
 SCALE_OUT_COOLDOWN, SCALE_IN_COOLDOWN = 60, 300
 HEALTH_CHECK_GRACE_SECONDS = 60
+# Capacity: FARGATE (on demand) and FARGATE_SPOT, the service's <Title>SpotPercent
+# on Spot. SPOT_WEIGHTS: percent on Spot -> the weights of the strategy and the
+# tasks always on demand (Base 1 keeps one task off Spot unless it is all Spot).
+CAPACITY_PROVIDERS = ("FARGATE", "FARGATE_SPOT")
+SPOT_WEIGHTS = {str(p): {"OnDemandWeight": 100 - p, "OnDemandBase": 0 if p == 100 else 1} for p in range(101)}
+# Off-hours scaling (OffHoursScaling): down to OffHoursTaskCount at 19:00 and
+# back at 09:00, Monday to Friday, Korean time; down over the weekend.
+OFF_HOURS_TIMEZONE = "Asia/Seoul"
+OFF_HOURS_DOWN = "cron(0 19 ? * MON-FRI *)"
+OFF_HOURS_UP = "cron(0 9 ? * MON-FRI *)"
+OFF_HOURS = "OffHoursScaling"  # the condition: OffHoursScaling is true
 # Node is in every image of the app, curl and wget may not be.
 PROBE = ("node -e \"require('http').get('http://localhost:{port}{path}', r => "
          "process.exit(r.statusCode === 200 ? 0 : 1)).on('error', () => process.exit(1))\"")
@@ -129,7 +143,8 @@ def task_definition(t, logical_id: str, family: str, cpu: int, memory: int, cond
         Memory=str(memory),
         NetworkMode="awsvpc",
         RequiresCompatibilities=["FARGATE"],
-        RuntimePlatform=RuntimePlatform(OperatingSystemFamily="LINUX", CpuArchitecture="X86_64"),
+        RuntimePlatform=RuntimePlatform(OperatingSystemFamily="LINUX",
+                                        CpuArchitecture=t.input("FargateArchitecture")),
         ExecutionRoleArn=GetAtt(execution, "Arn"),
         ContainerDefinitions=containers,
         **props,
@@ -201,6 +216,17 @@ def migration_task(t, group, execution):
     ])
 
 
+def capacity(t, title: str) -> list[CapacityProviderStrategyItem]:
+    """FARGATE and FARGATE_SPOT weighted by <title>SpotPercent (its
+    complement on demand), one task on demand (Base) unless all is Spot."""
+    percent = t.input(f"{title}SpotPercent")
+    return [
+        CapacityProviderStrategyItem(CapacityProvider="FARGATE", Base=FindInMap("SpotWeights", percent, "OnDemandBase"),
+                                     Weight=FindInMap("SpotWeights", percent, "OnDemandWeight")),
+        CapacityProviderStrategyItem(CapacityProvider="FARGATE_SPOT", Weight=percent),
+    ]
+
+
 def service(t, title: str, cluster, task) -> Service:
     name, _cpu, _memory, port, _path = SIZES[title]
     return t.add(Service(
@@ -209,7 +235,7 @@ def service(t, title: str, cluster, task) -> Service:
         ServiceName=t.name_of(name, "service"),
         Cluster=Ref(cluster),
         TaskDefinition=Ref(task),
-        LaunchType="FARGATE",
+        CapacityProviderStrategy=capacity(t, title),
         PlatformVersion="LATEST",
         DesiredCount=t.input(f"{title}DesiredCount"),
         NetworkConfiguration=NetworkConfiguration(AwsvpcConfiguration=AwsvpcConfiguration(
@@ -231,6 +257,22 @@ def service(t, title: str, cluster, task) -> Service:
     ))
 
 
+def off_hours(t, title: str) -> list[ScheduledAction]:
+    """Down to OffHoursTaskCount at 19:00 Monday to Friday (Seoul), back to
+    <title>MinCount..<title>MaxCount at 09:00: nights and weekends down."""
+    count = t.input("OffHoursTaskCount")
+    name = SIZES[title][0]
+    return [
+        ScheduledAction(ScheduledActionName=Sub("${p}-off-hours-down", p=t.name_of(name)), Schedule=OFF_HOURS_DOWN,
+                        Timezone=OFF_HOURS_TIMEZONE,
+                        ScalableTargetAction=ScalableTargetAction(MinCapacity=count, MaxCapacity=count)),
+        ScheduledAction(ScheduledActionName=Sub("${p}-working-hours-up", p=t.name_of(name)), Schedule=OFF_HOURS_UP,
+                        Timezone=OFF_HOURS_TIMEZONE,
+                        ScalableTargetAction=ScalableTargetAction(MinCapacity=t.input(f"{title}MinCount"),
+                                                                  MaxCapacity=t.input(f"{title}MaxCount"))),
+    ]
+
+
 def auto_scaling(t, title: str, cluster, running: Service, targets: dict[str, float]) -> None:
     """Between <title>MinCount and <title>MaxCount tasks, tracking each
     metric's target (percent)."""
@@ -243,6 +285,7 @@ def auto_scaling(t, title: str, cluster, running: Service, targets: dict[str, fl
         ResourceId=Join("/", ["service", Ref(cluster), GetAtt(running, "Name")]),
         MinCapacity=t.input(f"{title}MinCount"),
         MaxCapacity=t.input(f"{title}MaxCount"),
+        ScheduledActions=If(OFF_HOURS, off_hours(t, title), NoValue),
     ))
     for metric, target in targets.items():
         t.add(ScalingPolicy(
@@ -284,10 +327,13 @@ def outputs(t, cluster, running: dict, migration, groups: dict, roles: tuple) ->
 
 
 def build(t):
+    t.template.add_mapping("SpotWeights", SPOT_WEIGHTS)
+    t.condition(OFF_HOURS, Equals(t.input("OffHoursScaling"), "true"))
     cluster = t.add(Cluster(
         "Cluster",
         ClusterName=t.name_of("cluster"),
         ClusterSettings=[ClusterSetting(Name="containerInsights", Value="enabled")],
+        CapacityProviders=list(CAPACITY_PROVIDERS),
     ))
     groups = {title: log_group(t, f"{title}LogGroup", "/aws/ecs/", SIZES[title][0], retention_input="LogRetentionDays")
               for title in SIZES}

@@ -79,8 +79,7 @@ def test_each_image_has_a_privileged_small_project_of_the_environment_encrypted_
     assert project["Name"] == f"codemate-{name}-build-{pipeline.env}"
     assert project["Source"]["Type"] == project["Artifacts"]["Type"] == "CODEPIPELINE"
     box = project["Environment"]
-    assert box["Type"] == "LINUX_CONTAINER" and box["ComputeType"] == "BUILD_GENERAL1_SMALL"
-    assert box["Image"] == "aws/codebuild/standard:7.0"
+    assert box["ComputeType"] == "BUILD_GENERAL1_SMALL"
     assert box["PrivilegedMode"] is True
     assert {v["Name"]: v["Value"] for v in box["EnvironmentVariables"]} == {
         "REPOSITORY_URI": {"Ref": f"{title}RepositoryUri"}, "REPOSITORY_NAME": {"Ref": f"{title}RepositoryName"}}
@@ -365,3 +364,23 @@ def test_the_services_layer_publishes_the_arns_the_pipeline_deploys_with(pipelin
     for title in IMAGES:
         assert services.output(f"{title}ServiceArn") == {"Ref": f"{title}Service"}
         assert Environment("services", pipeline.env).output(f"{title}ServiceArn") == ""
+
+
+# -- FargateArchitecture: the images are built for the tasks' architecture ---------
+
+BUILD_HOSTS = {"X86_64": ("LINUX_CONTAINER", "aws/codebuild/standard:7.0"),
+               "ARM64": ("ARM_CONTAINER", "aws/codebuild/amazonlinux-aarch64-standard:3.0")}
+
+
+@pytest.mark.parametrize("architecture", sorted(BUILD_HOSTS))
+@pytest.mark.parametrize("title", IMAGES)
+def test_images_are_built_natively_for_the_tasks_architecture(pipeline, title, architecture):
+    from layer_values import Environment
+    box = Environment("pipeline", pipeline.env, FargateArchitecture=architecture).props(f"{title}Build")["Environment"]
+    assert (box["Type"], box["Image"]) == BUILD_HOSTS[architecture]
+    assert box["ComputeType"] == "BUILD_GENERAL1_SMALL" and box["PrivilegedMode"] is True
+
+
+def test_the_committed_files_build_arm64_images_in_both_environments(pipeline):
+    box = pipeline.props("BackendBuild")["Environment"]
+    assert (box["Type"], box["Image"]) == BUILD_HOSTS["ARM64"]

@@ -451,6 +451,26 @@ def test_nat_instances_instead_of_gateways_change_the_routes_in_place(real):
     assert by["network", "modify", "AppDefaultRoute2a"].replacement == "false"
 
 
+def test_a_running_service_moved_from_its_launch_type_to_capacity_providers_may_be_replaced(real):
+    """Services deployed with LaunchType FARGATE (before the Spot lever):
+    LaunchType is conditionally create-only in the ECS Service schema, so
+    the plan says the service may be replaced; the strategy itself is
+    updated in place."""
+    templates, dev = real
+    running = {**dev, "FrontendImageTag": "3f2a9c1", "BackendImageTag": "3f2a9c1"}
+    before = copy.deepcopy(templates)
+    for title in ("Frontend", "Backend"):
+        props = before["services"]["Resources"][f"{title}Service"]["Properties"]
+        del props["CapacityProviderStrategy"]
+        props["LaunchType"] = "FARGATE"
+    by = rows(predict(before, templates, running, running))
+    for title in ("Frontend", "Backend"):
+        change = by["services", "modify", f"{title}Service"]
+        assert change.replacement == "conditional"
+    by = rows(predict(templates, templates, running, {**running, "BackendSpotPercent": "50"}))
+    assert by["services", "modify", "BackendService"].replacement == "false"
+
+
 def test_the_same_build_and_values_change_nothing(real):
     templates, dev = real
     assert predict(templates, copy.deepcopy(templates), dev, dict(dev)) == []

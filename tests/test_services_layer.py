@@ -128,7 +128,7 @@ def test_services_run_privately_behind_their_target_groups_and_roll_back_bad_dep
     name, _, _, port, _, counts = DESIGN[title]
     svc = running(services.env).props(f"{title}Service")
     assert svc["ServiceName"] == f"codemate-{name}-service-{services.env}"
-    assert svc["LaunchType"] == "FARGATE"
+    assert "LaunchType" not in svc  # a capacity provider strategy instead (FARGATE, FARGATE_SPOT)
     assert svc["DesiredCount"] == str(counts[services.env][0])
     network = svc["NetworkConfiguration"]["AwsvpcConfiguration"]
     assert network == {"Subnets": {"Fn::Split": [",", {"Ref": "AppSubnetIds"}]},
@@ -232,3 +232,81 @@ def test_task_counts_out_of_order_are_refused(tmp_path):
     _, problems = paramfile.check(path, catalogue(), conventions())
     assert problems == [f"{path}: Parameters.BackendDesiredCount: BackendMinCount (2) <= BackendDesiredCount (7) "
                         f"<= BackendMaxCount (6) must hold"]
+
+
+# -- cost levers -------------------------------------------------------------------
+# Committed values: ARM64 in both; dev all on Spot and scaled down off hours,
+# prod 75% on Spot above one task on demand, always up.
+COMMITTED = {"dev": {"FargateArchitecture": "ARM64", "FrontendSpotPercent": "100", "BackendSpotPercent": "100",
+                     "OffHoursScaling": "true", "OffHoursTaskCount": "0"},
+             "prod": {"FargateArchitecture": "ARM64", "FrontendSpotPercent": "75", "BackendSpotPercent": "75",
+                      "OffHoursScaling": "false", "OffHoursTaskCount": "0"}}
+
+
+def test_the_levers_committed_values_and_defaults():
+    defaults = {"FargateArchitecture": "X86_64", "FrontendSpotPercent": "0", "BackendSpotPercent": "0",
+                "OffHoursScaling": "false", "OffHoursTaskCount": "0"}
+    assert {name: catalogue()[name].default for name in defaults} == defaults
+    for env, values in COMMITTED.items():
+        given = paramfile.load(ROOT / "params" / f"{env}.json", catalogue(), conventions()).parameters
+        assert {name: given[name] for name in values} == values
+
+
+@pytest.mark.parametrize("architecture", ["X86_64", "ARM64"])
+def test_every_task_runs_on_the_architecture_of_the_parameter(services, architecture):
+    view = Environment("services", services.env, FrontendImageTag=TAG, BackendImageTag=TAG,
+                       FargateArchitecture=architecture)
+    for task in ("FrontendTaskDefinition", "BackendTaskDefinition", "MigrationTaskDefinition"):
+        assert view.props(task)["RuntimePlatform"] == {"OperatingSystemFamily": "LINUX",
+                                                       "CpuArchitecture": architecture}
+
+
+def test_the_committed_files_run_arm64_tasks(services):
+    assert running(services.env).props("BackendTaskDefinition")["RuntimePlatform"]["CpuArchitecture"] == "ARM64"
+
+
+def test_the_cluster_offers_fargate_and_fargate_spot(services):
+    assert services.props("Cluster")["CapacityProviders"] == ["FARGATE", "FARGATE_SPOT"]
+
+
+@pytest.mark.parametrize("percent, on_demand, base", [("0", 100, 1), ("30", 70, 1), ("75", 25, 1), ("100", 0, 0)])
+@pytest.mark.parametrize("title", DESIGN)
+def test_the_spot_percent_weighs_fargate_spot_against_fargate(services, title, percent, on_demand, base):
+    """Below 100%, one task (Base) stays on demand for availability."""
+    view = Environment("services", services.env, FrontendImageTag=TAG, BackendImageTag=TAG,
+                       **{f"{title}SpotPercent": percent})
+    strategy = view.props(f"{title}Service")["CapacityProviderStrategy"]
+    assert strategy == [{"CapacityProvider": "FARGATE", "Base": base, "Weight": on_demand},
+                        {"CapacityProvider": "FARGATE_SPOT", "Weight": percent}]
+
+
+@pytest.mark.parametrize("title", DESIGN)
+def test_the_committed_spot_shares(services, title):
+    strategy = running(services.env).props(f"{title}Service")["CapacityProviderStrategy"]
+    spot = COMMITTED[services.env][f"{title}SpotPercent"]
+    assert strategy[1] == {"CapacityProvider": "FARGATE_SPOT", "Weight": spot}
+    assert strategy[0]["Base"] == (0 if spot == "100" else 1)
+
+
+@pytest.mark.parametrize("title", DESIGN)
+def test_off_hours_scaling_goes_down_at_19_and_up_at_9_on_weekdays_in_seoul(services, title):
+    name, _, _, _, _, counts = DESIGN[title]
+    view = Environment("services", services.env, FrontendImageTag=TAG, BackendImageTag=TAG,
+                       OffHoursScaling="true", OffHoursTaskCount="1")
+    actions = view.props(f"{title}ScalableTarget")["ScheduledActions"]
+    low, high = (str(c) for c in counts[services.env][1:])
+    assert [(a["Schedule"], a["Timezone"], a["ScalableTargetAction"]) for a in actions] == [
+        ("cron(0 19 ? * MON-FRI *)", "Asia/Seoul", {"MinCapacity": "1", "MaxCapacity": "1"}),
+        ("cron(0 9 ? * MON-FRI *)", "Asia/Seoul", {"MinCapacity": low, "MaxCapacity": high}),
+    ]
+    assert [a["ScheduledActionName"] for a in actions] == [
+        f"codemate-{name}-{services.env}-off-hours-down", f"codemate-{name}-{services.env}-working-hours-up"]
+
+
+@pytest.mark.parametrize("title", DESIGN)
+def test_off_hours_scaling_is_on_in_dev_and_off_in_prod(services, title):
+    target = running(services.env).props(f"{title}ScalableTarget")
+    if services.env == "dev":
+        assert [a["ScalableTargetAction"]["MinCapacity"] for a in target["ScheduledActions"]] == ["0", "1"]
+    else:
+        assert "ScheduledActions" not in target
