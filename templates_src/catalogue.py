@@ -182,6 +182,9 @@ PARAMETERS = [
           "Friday, Korean time (down over the weekend).", default="false", allowed_values=TRUE_FALSE),
     Param("OffHoursTaskCount", "Tasks per service outside working hours when OffHoursScaling is true.",
           type="Number", default="0", min_value=0, max_value=2, integer=True),
+    Param("FilesIntelligentTiering", "User files go to S3 Intelligent-Tiering at once instead of the design's "
+          "ladder (Standard-IA at 30 days, Glacier Instant Retrieval at 90, Deep Archive at 365).",
+          default="false", allowed_values=TRUE_FALSE),
     Param("LogRetentionDays", "Days CloudWatch keeps the environment's logs (services, builds, RDS, Redis).",
           type="Number", default="7", integer=True, allowed_values=LOG_RETENTION_DAYS),
 

@@ -21,7 +21,8 @@ from awacs.aws import (
     StringEquals,
     StringLike,
 )
-from troposphere import GetAtt, Ref, Sub
+from troposphere import Equals, GetAtt, If, Ref, Sub
+from troposphere.s3 import LifecycleRuleTransition
 from troposphere.ecr import EncryptionConfiguration, ImageScanningConfiguration, LifecyclePolicy, Repository
 from troposphere.kms import Alias, Key
 from troposphere.s3 import AbortIncompleteMultipartUpload, Bucket, CorsConfiguration, CorsRules
@@ -75,6 +76,10 @@ KEY_GRANTS = ("CreateGrant", "ListGrants", "RevokeGrant")
 LOGS_KEY_USE = ("Encrypt*", "Decrypt*", "ReEncrypt*", "GenerateDataKey*", "Describe*")
 
 FILES_TRANSITIONS = ((30, "STANDARD_IA"), (90, "GLACIER_IR"), (365, "DEEP_ARCHIVE"))
+# FilesIntelligentTiering: every user file goes to Intelligent-Tiering at once
+# (day 0), which moves it between access tiers by its own reads, instead of the ladder.
+FILES_TIERING = "FilesIntelligentTiering"  # the condition: FilesIntelligentTiering is true
+FILES_INTELLIGENT_TIERING = ((0, "INTELLIGENT_TIERING"),)
 STATIC_EXPIRY_DAYS = 30
 LOGS_TRANSITIONS = ((90, "GLACIER"),)
 LOGS_EXPIRY_DAYS = 365
@@ -183,10 +188,17 @@ def kms_key(t) -> Key:
     return key
 
 
+def transitions(pairs) -> list[LifecycleRuleTransition]:
+    return [LifecycleRuleTransition(StorageClass=c, TransitionInDays=d) for d, c in pairs]
+
+
 def files_bucket(t, logs):
+    t.condition(FILES_TIERING, Equals(t.input("FilesIntelligentTiering"), "true"))
     files = t.add(bucket(
         "FilesBucket", logged_bucket_name(t, "files"),
-        lifecycle_rule("TierDownAgeingFiles", FILES_TRANSITIONS,
+        lifecycle_rule("TierDownAgeingFiles",
+                       Transitions=If(FILES_TIERING, transitions(FILES_INTELLIGENT_TIERING),
+                                      transitions(FILES_TRANSITIONS)),
                        AbortIncompleteMultipartUpload=AbortIncompleteMultipartUpload(DaysAfterInitiation=7)),
         versioned=True,
         logging=access_logs(Ref(logs), "files"),

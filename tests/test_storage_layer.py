@@ -307,3 +307,21 @@ def test_a_domain_name_that_is_not_a_host_name_is_rejected(tmp_path):
     _, problems = paramfile.check(path, catalogue(), conventions())
     assert len(problems) == 1
     assert problems[0].startswith(f"{path}: Parameters.DomainName: 'https://Codemate.example' does not match")
+
+
+def test_files_intelligent_tiering_is_off_in_both_committed_files_and_by_default():
+    assert catalogue()["FilesIntelligentTiering"].default == "false"
+    for env in ("dev", "prod"):
+        given = paramfile.load(ROOT / "params" / f"{env}.json", catalogue(), conventions()).parameters
+        assert given["FilesIntelligentTiering"] == "false"
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_with_intelligent_tiering_user_files_go_there_at_once_instead_of_the_ladder(env):
+    tiered = Environment("storage", env, FilesIntelligentTiering="true")
+    files = only_rule(tiered, "FilesBucket")
+    assert transitions(files) == [(0, "INTELLIGENT_TIERING")]
+    assert "ExpirationInDays" not in files
+    assert files["AbortIncompleteMultipartUpload"] == {"DaysAfterInitiation": 7}
+    laddered = only_rule(Environment("storage", env, FilesIntelligentTiering="false"), "FilesBucket")
+    assert transitions(laddered) == [(30, "STANDARD_IA"), (90, "GLACIER_IR"), (365, "DEEP_ARCHIVE")]
