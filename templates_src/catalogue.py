@@ -111,6 +111,9 @@ PARAMETERS = [
     Param("NatType", "What the NATs are: gateway (managed NAT gateways) or instance (an EC2 NAT instance each, "
           "NatInstanceType, with an Elastic IP and recovery on failure: far cheaper, one instance's bandwidth).",
           default="gateway", allowed_values=("gateway", "instance")),
+    Param("InterfaceEndpoints", "Interface VPC endpoints in the app subnets for ECR (API and Docker), CloudWatch "
+          "Logs and Secrets Manager: their traffic skips the NAT; each costs by the hour in each AZ.",
+          default="false", allowed_values=TRUE_FALSE),
     Param("NatInstanceType", "EC2 instance type of the NAT instances (Graviton, arm64) when NatType is instance.",
           default="t4g.nano", allowed_values=("t4g.nano", "t4g.micro", "t4g.small", "t4g.medium")),
 

@@ -1,7 +1,11 @@
 """Security layer: the ALB, ECS, RDS and Redis security groups with
-exactly the design's rules, each rule described, egress always explicit."""
+exactly the design's rules, each rule described, egress always explicit;
+and, when InterfaceEndpoints is true, interface VPC endpoints in the app
+subnets (ECR API and Docker registry, CloudWatch Logs, Secrets Manager)
+that the ECS tasks alone reach, on 443."""
 
-from troposphere import GetAtt
+from troposphere import Equals, GetAtt, Select, Split, Sub, Tags
+from troposphere.ec2 import VPCEndpoint
 
 from codemate_cfn.layer import Layer
 
@@ -23,6 +27,17 @@ BACKEND_PORT = 3001
 POSTGRES_PORT = 5432
 REDIS_PORT = 6379
 APP_PORTS = ((FRONTEND_PORT, "frontend (Next.js)"), (BACKEND_PORT, "backend (NestJS)"))
+INTERFACE_ENDPOINTS = "InterfaceEndpoints"  # the condition: InterfaceEndpoints is true
+# What the tasks call AWS for without the NAT when InterfaceEndpoints is true:
+# logical ID -> service (com.amazonaws.<region>.<service>). Image layers come
+# from S3 through the network layer's gateway endpoint.
+ENDPOINTS = {
+    "EcrApiEndpoint": "ecr.api",
+    "EcrDkrEndpoint": "ecr.dkr",
+    "LogsEndpoint": "logs",
+    "SecretsManagerEndpoint": "secretsmanager",
+}
+APP_SUBNETS = 2  # AppSubnetIds: one app subnet per AZ
 
 
 def group_id(group) -> GetAtt:
@@ -58,11 +73,40 @@ def data_group(t, logical_id: str, name: str, what: str, port: int, ecs):
                           [ingress(port, group_id(ecs), f"{what} from the ECS tasks only")], [NO_EGRESS])
 
 
+def interface_endpoints(t, ecs) -> None:
+    """Private DNS names for ECR, CloudWatch Logs and Secrets Manager in the
+    app subnets, so the tasks' calls to them skip the NAT; their group takes
+    443 from the ECS tasks only. No endpoint policy: what the tasks may do
+    there is what their roles allow (scoped to ARNs), and an account
+    condition would refuse ecr:GetAuthorizationToken, which names no
+    resource."""
+    t.condition(INTERFACE_ENDPOINTS, Equals(t.input("InterfaceEndpoints"), "true"))
+    group = security_group(t, "EndpointSecurityGroup", "endpoints-sg",
+                           "CodeMate interface VPC endpoints: HTTPS from ECS tasks only",
+                           [ingress(HTTPS_PORT, group_id(ecs), "HTTPS to AWS APIs from the ECS tasks only")],
+                           [NO_EGRESS])
+    group.Condition = INTERFACE_ENDPOINTS
+    subnets = Split(",", t.input("AppSubnetIds"))
+    for logical_id, service in ENDPOINTS.items():
+        t.add(VPCEndpoint(
+            logical_id,
+            Condition=INTERFACE_ENDPOINTS,
+            VpcId=t.input("VpcId"),
+            ServiceName=Sub("com.amazonaws.${AWS::Region}.%s" % service),
+            VpcEndpointType="Interface",
+            PrivateDnsEnabled=True,
+            SubnetIds=[Select(i, subnets) for i in range(APP_SUBNETS)],
+            SecurityGroupIds=[group_id(group)],
+            Tags=Tags(Name=t.name_of(service.replace(".", "-"), "endpoint")),
+        ))
+
+
 def build(t):
     ecs = ecs_group(t)
     alb = alb_group(t, ecs)
     rds = data_group(t, "RdsSecurityGroup", "rds-sg", "PostgreSQL", POSTGRES_PORT, ecs)
     redis = data_group(t, "RedisSecurityGroup", "redis-sg", "Redis", REDIS_PORT, ecs)
+    interface_endpoints(t, ecs)
 
     for name, sg in (("Alb", alb), ("Ecs", ecs), ("Rds", rds), ("Redis", redis)):
         t.output(f"{name}SecurityGroupId", group_id(sg), f"ID of the {name} security group.")

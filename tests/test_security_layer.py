@@ -98,3 +98,49 @@ def test_group_names_carry_the_environment(security):
         "RedisSecurityGroup": {"Fn::Sub": "codemate-redis-sg-${EnvironmentName}"},
     }
 
+
+
+# -- InterfaceEndpoints ------------------------------------------------------------
+
+ENDPOINTS = {"EcrApiEndpoint": "ecr.api", "EcrDkrEndpoint": "ecr.dkr", "LogsEndpoint": "logs",
+             "SecretsManagerEndpoint": "secretsmanager"}
+
+
+def test_interface_endpoints_are_off_by_default_and_in_both_committed_files():
+    from layer_values import catalogue, param_file
+    assert catalogue()["InterfaceEndpoints"].default == "false"
+    assert {env: param_file(env)["InterfaceEndpoints"] for env in ("dev", "prod")} == {"dev": "false",
+                                                                                     "prod": "false"}
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_without_interface_endpoints_none_is_made(env):
+    from layer_values import Environment
+    view = Environment("security", env)
+    assert view.of_type("AWS::EC2::VPCEndpoint") == {}
+    assert not view.exists("EndpointSecurityGroup")
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_interface_endpoints_sit_in_both_app_subnets_with_private_dns(env):
+    from layer_values import Environment
+    view = Environment("security", env, InterfaceEndpoints="true")
+    made = view.of_type("AWS::EC2::VPCEndpoint")
+    assert sorted(made) == sorted(ENDPOINTS)
+    for logical_id, service in ENDPOINTS.items():
+        props = made[logical_id]["Properties"]
+        assert props["ServiceName"] == {"Fn::Sub": "com.amazonaws.${AWS::Region}.%s" % service}
+        assert props["VpcEndpointType"] == "Interface" and props["PrivateDnsEnabled"] is True
+        assert props["VpcId"] == {"Ref": "VpcId"}
+        assert props["SubnetIds"] == [{"Fn::Select": [i, {"Fn::Split": [",", {"Ref": "AppSubnetIds"}]}]}
+                                      for i in (0, 1)]
+        assert props["SecurityGroupIds"] == [{"Fn::GetAtt": ["EndpointSecurityGroup", "GroupId"]}]
+
+
+def test_the_endpoints_group_takes_https_from_the_ecs_tasks_only(security):
+    assert security["Resources"]["EndpointSecurityGroup"]["Condition"] == "InterfaceEndpoints"
+    assert {shape(r) for r in rules(security, "EndpointSecurityGroup", "Ingress")} == {
+        ("tcp", 443, 443, "EcsSecurityGroup")}
+    assert [r["Description"] for r in rules(security, "EndpointSecurityGroup", "Ingress")]
+    egress = security["Resources"]["EndpointSecurityGroup"]["Properties"]["SecurityGroupEgress"]
+    assert len(egress) == 1 and is_no_traffic_placeholder(egress[0])
