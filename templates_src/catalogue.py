@@ -22,6 +22,9 @@ CLOUDFRONT_WEB_ACL_ARN = (r"^$|^arn:aws[a-z-]*:wafv2:us-east-1:[0-9]{12}:global/
 LOG_RETENTION_DAYS = ("1", "3", "5", "7", "14", "30", "60", "90", "120", "150", "180", "365", "400", "545",
                       "731", "1096", "1827", "2192", "2557", "2922", "3288", "3653")
 
+# A whole percentage, 0 to 100, as text: the services layer looks it up in its
+# SpotWeights mapping, whose keys are strings.
+PERCENT = r"^(100|[1-9]?[0-9])$"
 DNS_NAME = r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$"
 
 # CodeMate's design: tier -> (what it is, what runs in it, its default CIDR in each AZ)
@@ -178,8 +181,8 @@ PARAMETERS = [
     Param("FargateArchitecture", "CPU architecture of the tasks, and of the images the pipeline builds for them: "
           "X86_64, or ARM64 (Graviton, about 20% cheaper).", default="X86_64", allowed_values=("X86_64", "ARM64")),
     *[Param(f"{service}SpotPercent", f"Share (percent) of the {what} tasks on Fargate Spot (up to 70% cheaper, "
-            f"interrupted at two minutes' notice); below 100 one task always runs on demand.", type="Number",
-            default="0", min_value=0, max_value=100, integer=True)
+            f"interrupted at two minutes' notice); below 100 one task always runs on demand.",
+            default="0", pattern=PERCENT, constraint="a whole number from 0 to 100")
       for service, what in (("Frontend", "frontend"), ("Backend", "backend"))],
     Param("OffHoursScaling", "Scale both services down to OffHoursTaskCount at 19:00 and back at 09:00, Monday to "
           "Friday, Korean time (down over the weekend).", default="false", allowed_values=TRUE_FALSE),

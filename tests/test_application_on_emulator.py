@@ -73,6 +73,11 @@ SECRETS = {
     "migrate": DATABASE_SECRETS,
 }
 MIGRATION_COMMAND = ["npm", "run", "typeorm", "migration:run"]
+# The committed cost levers: dev all on Spot, prod 75% on Spot above one task on demand.
+SPOT = {"dev": [{"capacityProvider": "FARGATE", "base": 0, "weight": 0},
+                {"capacityProvider": "FARGATE_SPOT", "weight": 100}],
+        "prod": [{"capacityProvider": "FARGATE", "base": 1, "weight": 25},
+                 {"capacityProvider": "FARGATE_SPOT", "weight": 75}]}
 # The types moto 5.2.5 has no model for: only these may be stand-ins.
 NOT_MODELLED = ("AWS::CertificateManager::", "AWS::CloudFront::", "AWS::ApplicationAutoScaling::",
                 "AWS::SecretsManager::", "AWS::S3::BucketPolicy", "AWS::ElastiCache::", "AWS::CodeStarConnections::",
@@ -369,6 +374,7 @@ class TestWithImages:
             task = self.task_definition(running, service)
             assert (task["cpu"], task["memory"]) == (cpu, memory)
             assert (task["networkMode"], task["requiresCompatibilities"]) == ("awsvpc", ["FARGATE"])
+            assert task["runtimePlatform"] == {"operatingSystemFamily": "LINUX", "cpuArchitecture": "ARM64"}
             assert task["executionRoleArn"].endswith(f":role/codemate-ecs-execution-{running.env}")
             [container] = task["containerDefinitions"]
             assert container["name"] == service
@@ -441,7 +447,9 @@ class TestWithImages:
         app_subnets = {running.physical(f"network/AppSubnet{az}") for az in ("2a", "2c")}
         for service, name in names.items():
             running_service = found[name]
-            assert running_service["launchType"] == "FARGATE"
+            # on Fargate capacity providers (FrontendSpotPercent, BackendSpotPercent), no launch type
+            assert "launchType" not in running_service
+            assert running_service["capacityProviderStrategy"] == SPOT[running.env]
             assert running_service["taskDefinition"] == self.task_definition(running, service)["taskDefinitionArn"]
             assert running_service["desiredCount"] == running.design.desired[service]
             network = running_service["networkConfiguration"]["awsvpcConfiguration"]
@@ -508,3 +516,63 @@ class TestWithImages:
 
     def test_the_ecs_cpu_alarms_come_with_the_services(self, running):
         observability_stand_ins(running, ECS_ALARMS_THERE)
+
+
+@pytest.fixture(scope="class")
+def levers(emulator, project, catalogue, templates) -> App:
+    """params/dev.json with its images and every cost lever on: the NAT
+    instance, ARM64, all on Spot and off-hours scaling as committed, plus
+    the interface endpoints and Intelligent-Tiering."""
+    return deploy(emulator, project, catalogue, templates, "dev", FrontendImageTag=IMAGE_TAG,
+                  BackendImageTag=IMAGE_TAG, InterfaceEndpoints="true", FilesIntelligentTiering="true")
+
+
+class TestEveryCostLeverOn:
+    """dev with every lever on deploys; what the emulator models reads back
+    as the levers say, the rest (scheduled scaling, CodeBuild, the recovery
+    alarm) is listed as not emulated."""
+
+    def test_the_nat_is_an_instance_with_its_elastic_ip_and_the_app_routes_go_through_it(self, levers):
+        ec2 = levers.client("ec2")
+        instance_id = levers.physical("network/NatInstance2a")
+        [reservation] = ec2.describe_instances(InstanceIds=[instance_id])["Reservations"]
+        [instance] = reservation["Instances"]
+        assert instance["InstanceType"] == "t4g.nano"
+        assert instance["SubnetId"] == levers.physical("network/PublicSubnet2a")
+        assert "network/NatGateway2a" not in levers.resources and "network/NatInstance2c" not in levers.resources
+        for az in ("2a", "2c"):
+            [table] = ec2.describe_route_tables(RouteTableIds=[levers.physical(f"network/AppRouteTable{az}")])[
+                "RouteTables"]
+            default = [r for r in table["Routes"] if r.get("DestinationCidrBlock") == "0.0.0.0/0"]
+            assert [r.get("InstanceId") for r in default] == [instance_id]
+        addresses = ec2.describe_addresses()["Addresses"]
+        assert instance_id in [a.get("InstanceId") for a in addresses]
+
+    def test_the_services_run_arm64_tasks_all_on_spot(self, levers):
+        ecs, cluster = levers.client("ecs"), "codemate-cluster-dev"
+        names = [f"codemate-{service}-service-dev" for service in SERVICES]
+        for found in ecs.describe_services(cluster=cluster, services=names)["services"]:
+            assert found["capacityProviderStrategy"] == SPOT["dev"]
+            task = ecs.describe_task_definition(taskDefinition=found["taskDefinition"])["taskDefinition"]
+            assert task["runtimePlatform"]["cpuArchitecture"] == "ARM64"
+
+    def test_the_interface_endpoints_are_in_the_app_subnets(self, levers):
+        ec2 = levers.client("ec2")
+        app_subnets = {levers.physical(f"network/AppSubnet{az}") for az in ("2a", "2c")}
+        found = {e["ServiceName"]: e for e in ec2.describe_vpc_endpoints()["VpcEndpoints"]
+                 if e["VpcEndpointType"] == "Interface"}
+        assert set(found) == {f"com.amazonaws.{REGION}.{s}" for s in ("ecr.api", "ecr.dkr", "logs", "secretsmanager")}
+        for endpoint in found.values():
+            assert set(endpoint["SubnetIds"]) == app_subnets
+            assert endpoint["PrivateDnsEnabled"] is True
+
+    def test_user_files_go_to_intelligent_tiering(self, levers):
+        bucket = levers.physical("storage/FilesBucket")
+        [rule] = levers.client("s3").get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"]
+        assert [(t["Days"], t["StorageClass"]) for t in rule["Transitions"]] == [(0, "INTELLIGENT_TIERING")]
+
+    def test_scheduled_scaling_builds_and_the_recovery_alarm_are_not_emulated(self, levers):
+        names = listed(levers)
+        assert {"services/FrontendScalableTarget", "services/BackendScalableTarget", "pipeline/FrontendBuild",
+                "pipeline/BackendBuild", "network/NatInstanceRecoveryAlarm2a"} <= names
+        assert all(line.split(" (")[1].rstrip(")").startswith(NOT_MODELLED) for line in levers.not_emulated)

@@ -746,6 +746,30 @@ def test_an_ecs_service_takes_its_network_load_balancer_and_deployment_settings(
     assert found["tags"] == [{"key": "Environment", "value": "dev"}]
 
 
+def test_an_ecs_service_on_capacity_providers_shows_its_strategy_and_no_launch_type(aws):
+    def template(name):
+        return json.dumps({"Parameters": {"Tag": {"Type": "String", "Default": "1"}}, **network("10.25.0.0/16", Cluster={"Type": "AWS::ECS::Cluster", "Properties": {
+            "ClusterName": name, "CapacityProviders": ["FARGATE", "FARGATE_SPOT"]}}, Task=fargate_task(name), Service={
+            "Type": "AWS::ECS::Service", "Properties": {
+                "ServiceName": name, "Cluster": {"Ref": "Cluster"}, "TaskDefinition": {"Ref": "Task"},
+                "CapacityProviderStrategy": [{"CapacityProvider": "FARGATE", "Base": 1, "Weight": "25"},
+                                             {"CapacityProvider": "FARGATE_SPOT", "Weight": "75"}],
+                "DesiredCount": 2,
+                "NetworkConfiguration": {"AwsvpcConfiguration": {"Subnets": SUBNETS, "SecurityGroups": [GROUP],
+                                                                 "AssignPublicIp": "DISABLED"}}}})})
+
+    ecs, cfn = aws.client("ecs"), aws.cloudformation
+    with local.unpatched("ECS service from a template"):
+        cfn.create_stack(StackName="spot-unpatched", TemplateBody=template("spot-unpatched"))
+    cfn.create_stack(StackName="spot", TemplateBody=template("spot"))
+    plain = ecs.describe_services(cluster="spot-unpatched", services=["spot-unpatched"])["services"][0]
+    assert plain["launchType"] == "EC2" and "capacityProviderStrategy" not in plain
+    found = ecs.describe_services(cluster="spot", services=["spot"])["services"][0]
+    assert "launchType" not in found
+    assert found["capacityProviderStrategy"] == [{"capacityProvider": "FARGATE", "base": 1, "weight": 25},
+                                                 {"capacityProvider": "FARGATE_SPOT", "weight": 75}]
+
+
 def test_a_dns_record_is_made_as_the_route53_api_makes_it(aws):
     zone = aws.client("route53").create_hosted_zone(Name="example.com", CallerReference="records")["HostedZone"]["Id"]
 

@@ -79,7 +79,8 @@ does; tests/test_emulator.py shows each gap with the patch taken out.
   registered its revision with CloudFormation's capitalised keys. As on
   AWS, every change registers a new revision and retires the old one.
 - ECS service from a template: moto kept cluster, name, task definition
-  and desired count only (an EC2 service outside any VPC); the launch type,
+  and desired count only (an EC2 service outside any VPC); the launch type
+  or capacity provider strategy (FARGATE, FARGATE_SPOT: run as Fargate),
   platform version, network configuration, load balancers, deployment
   controller and configuration (circuit breaker), health check grace
   period, tag propagation, managed tags and tags now apply.
@@ -934,6 +935,9 @@ def _patch_ecs_service_from_template():
         properties = cloudformation_json["Properties"]
         count = properties.get("DesiredCount")
         task = properties.get("TaskDefinition")
+        strategy = [{"capacityProvider": item["CapacityProvider"],
+                     **{key.lower(): int(item[key]) for key in ("Base", "Weight") if key in item}}
+                    for item in properties.get("CapacityProviderStrategy") or []]
         service = ecs_backends[account_id][region_name].create_service(
             getattr(properties["Cluster"], "name", properties["Cluster"]), resource_name,
             None if count is None else int(count),
@@ -942,7 +946,8 @@ def _patch_ecs_service_from_template():
             scheduling_strategy=properties.get("SchedulingStrategy"),
             tags=_ecs_tags(properties.get("Tags")),
             deployment_controller=_camel_tree(properties.get("DeploymentController")),
-            launch_type=properties.get("LaunchType"),
+            # moto's services take a launch type only: one on Fargate capacity providers runs as FARGATE
+            launch_type=properties.get("LaunchType") or ("FARGATE" if strategy else None),
             service_registries=_camel_tree(properties.get("ServiceRegistries")),
             platform_version=properties.get("PlatformVersion"),
             propagate_tags=properties.get("PropagateTags") or "NONE",
@@ -954,6 +959,9 @@ def _patch_ecs_service_from_template():
         service.health_check_grace_period_seconds = properties.get("HealthCheckGracePeriodSeconds")
         service.enable_ecs_managed_tags = properties.get("EnableECSManagedTags")
         service.enable_execute_command = properties.get("EnableExecuteCommand")
+        if strategy and not properties.get("LaunchType"):  # as AWS describes it: the strategy, no launch type
+            service.capacity_provider_strategy = strategy
+            service.launch_type = None
         return service
 
     return [(Service, "create_from_cloudformation_json", classmethod(create_from_cloudformation_json))]
