@@ -149,13 +149,16 @@ def test_a_parameter_change_shows_exactly_the_expected_rows(deployed, aws, templ
     rows = {(c.stack, c.action, c.logical_id, c.replacement if c.action == "modify" else "-") for c in result.changes}
     assert rows == {
         ("root", "modify", "NetworkStack", "false"),
-        ("network", "add", "NatEip2c", "-"),
-        ("network", "add", "NatGateway2c", "-"),
+        # dev's NATs are instances (NatType): the second comes with its Elastic IP and recovery alarm
+        ("network", "add", "NatInstance2c", "-"),
+        ("network", "add", "NatInstanceEip2c", "-"),
+        ("network", "add", "NatInstanceRecoveryAlarm2c", "-"),
         ("network", "modify", "AppDefaultRoute2c", "false"),
     }
     assert next(c for c in result.changes if c.logical_id == "NetworkStack").details == ["parameter NatGatewayCount"]
     assert result.outcome == "deployed"
-    assert len(aws.client("ec2").describe_nat_gateways()["NatGateways"]) == 2
+    instances = [i for r in aws.client("ec2").describe_instances()["Reservations"] for i in r["Instances"]]
+    assert [i["InstanceType"] for i in instances] == ["t4g.nano", "t4g.nano"]
     assert stack_reads.as_dict(aws.cloudformation.describe_stacks(StackName="codemate-dev")["Stacks"][0]["Parameters"],
                           "ParameterKey", "ParameterValue")["NatGatewayCount"] == "2"
     assert tags_of(aws)[provenance.TAGS["params"]] != provenance.params_hash(
