@@ -20,13 +20,15 @@ from codemate_cfn.cli import (
     plan,
     rollback,
     status,
+    taskcat,
     validate,
 )
 from codemate_cfn.cli.common import project_options
 from codemate_cfn.errors import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_USAGE, CodemateError, InvalidInput
 
 # In the order `--help` lists them.
-COMMANDS = (build, validate, bootstrap, deploy, plan, cost, outputs, status, migrate, delete, emulator, rollback)
+COMMANDS = (build, validate, bootstrap, deploy, plan, cost, outputs, status, migrate, delete, emulator, rollback,
+            taskcat)
 
 
 class Parser(argparse.ArgumentParser):
