@@ -852,3 +852,18 @@ def test_a_fargate_task_whose_containers_leave_memory_to_the_task_runs(aws):
     started = ecs.run_task(cluster="memory", taskDefinition="memory", launchType="FARGATE",
                            networkConfiguration=network)
     assert [t["lastStatus"] for t in started["tasks"]] and started["failures"] == []
+
+
+def test_create_stack_refuses_a_value_outside_allowed_values(aws):
+    cfn = aws.cloudformation
+    template = json.dumps({"Parameters": {"Count": {"Type": "String", "AllowedValues": ["1", "2"]}},
+                           "Resources": {"Queue": {"Type": "AWS::SQS::Queue"}}})
+    with local.unpatched("allowed values on create"):
+        cfn.create_stack(StackName="allowed-unpatched", TemplateBody=template,
+                         Parameters=[{"ParameterKey": "Count", "ParameterValue": "3"}])
+    with pytest.raises(ClientError, match="Parameter 'Count' must be one of AllowedValues"):
+        cfn.create_stack(StackName="allowed", TemplateBody=template,
+                         Parameters=[{"ParameterKey": "Count", "ParameterValue": "3"}])
+    cfn.create_stack(StackName="allowed", TemplateBody=template,
+                     Parameters=[{"ParameterKey": "Count", "ParameterValue": "2"}])
+    assert cfn.describe_stacks(StackName="allowed")["Stacks"][0]["StackStatus"] == "CREATE_COMPLETE"

@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import http.server
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -127,9 +128,23 @@ class Emulator:
                 self.process.kill()
 
 
+def failure_report(out: Path) -> list[str]:
+    """Problems with taskcat's report of a run that must fail (empty: it
+    says CREATE_FAILED and why)."""
+    report = out / "index.html"
+    if not report.is_file():
+        return [f"no report in {out}"]
+    problems = [] if "CREATE_FAILED" in report.read_text(encoding="utf-8") else ["the report shows no CREATE_FAILED"]
+    logs = "".join(p.read_text(encoding="utf-8") for p in out.glob("*-cfnlogs.txt"))
+    if "ValidationError" not in logs and "FAILED" not in logs:
+        problems.append("the stack logs give no reason")
+    return problems
+
+
 def run_test(name: str, test: dict, config: Path, python: str, css_url: str, overrides: dict[str, str],
-             outputs: Path) -> list[str]:
-    """Problems of one test's run (empty: it passed)."""
+             outputs: Path, expect_failure: bool = False) -> list[str]:
+    """Problems of one test's run (empty: it passed, or with
+    `expect_failure`, it failed with taskcat's failure report)."""
     emulator = Emulator(python)
     try:
         params = {}
@@ -139,7 +154,8 @@ def run_test(name: str, test: dict, config: Path, python: str, css_url: str, ove
         params.update(overrides)
         say(f"{name}: emulator at {emulator.url}; overrides {params}")
         out = outputs / name
-        out.mkdir(parents=True, exist_ok=True)
+        shutil.rmtree(out, ignore_errors=True)  # this run's report only
+        out.mkdir(parents=True)
         with tempfile.TemporaryDirectory(prefix="taskcat-local-") as scratch:
             (Path(scratch) / ".taskcat_overrides.yml").write_text(yaml.safe_dump(params), encoding="utf-8")
             env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "TASKCAT_"))}
@@ -148,6 +164,9 @@ def run_test(name: str, test: dict, config: Path, python: str, css_url: str, ove
             command = [sys.executable, str(SHIM), "test", "run", "--test-names", name, "--enable-sig-v2",
                        "--input-file", str(config), "--project-root", str(ROOT), "--output-directory", str(out)]
             status = subprocess.run(command, cwd=scratch, env=env).returncode
+        if expect_failure:
+            problems = [] if status else ["taskcat passed a run that had to fail"]
+            return problems + failure_report(out)
         problems = []
         if status:
             problems.append(f"taskcat exited with status {status}")
@@ -194,6 +213,9 @@ def main(argv=None) -> int:
     p.add_argument("--aws", action="store_true",
                    help="run on real AWS instead (credentials from the usual AWS variables or profile; "
                         "parameter overrides from ./.taskcat_overrides.yml, e.g. HostedZoneId)")
+    p.add_argument("--expect-failure", action="store_true",
+                   help="pass only when each test fails, with taskcat's report saying CREATE_FAILED "
+                        "(to check a broken --set value is caught)")
     args = p.parse_args(argv)
     config = ROOT / ".taskcat.yml"
     tests = yaml.safe_load(config.read_text(encoding="utf-8"))["tests"]
@@ -215,16 +237,20 @@ def main(argv=None) -> int:
             p.error(f"no test {name} in .taskcat.yml")
         started = time.monotonic()
         problems = run_test(name, tests[name], config, python, css_url, sets.get(name, {}),
-                            args.output_directory.resolve())
+                            args.output_directory.resolve(), args.expect_failure)
         took = time.monotonic() - started
         if problems:
             failed += 1
             for problem in problems:
                 say(f"{name}: FAILED: {problem}")
+        elif args.expect_failure:
+            say(f"{name}: failed as it had to, CREATE_FAILED in taskcat's report in "
+                f"{(args.output_directory / name).resolve().relative_to(ROOT)}/ ({took:.1f} s)")
         else:
             say(f"{name}: passed: CREATE_COMPLETE, then deleted; report in "
                 f"{(args.output_directory / name).resolve().relative_to(ROOT)}/ ({took:.1f} s)")
-    say(f"{len(names) - failed} of {len(names)} test(s) passed on the emulator")
+    say(f"{len(names) - failed} of {len(names)} test(s) "
+        f"{'failed as expected' if args.expect_failure else 'passed'} on the emulator")
     return 1 if failed else 0
 
 

@@ -103,6 +103,9 @@ does; tests/test_emulator.py shows each gap with the patch taken out.
   traffic, as AWS allows without ports) failed the group (KeyError
   FromPort), and every `GetAtt` to it with it; its ports are -1, as AWS
   reports them.
+- allowed values on create: CreateStack took a parameter value outside
+  the template's AllowedValues and created the stack; AWS refuses it with
+  a ValidationError (taskcat then reports the test as CREATE_FAILED).
 
 Left open, because the success path does not need them: change sets
 carry no Modify/Replacement detail and no nested change sets (deploy's
@@ -1085,6 +1088,36 @@ def _patch_all_traffic_rules():
     return [(SecurityGroup, "create_from_cloudformation_json", classmethod(create_from_cloudformation_json))]
 
 
+def _patch_allowed_values_on_create():
+    """CreateStack refuses a parameter value outside the template's
+    AllowedValues, with CloudFormation's ValidationError (moto created the
+    stack with any value). AllowedPattern is not checked: the emulator's own
+    hosted zone IDs do not look like AWS's."""
+    import json as _json
+
+    import yaml as _yaml
+    from moto.cloudformation.exceptions import ValidationError
+    from moto.cloudformation.models import CloudFormationBackend
+
+    original = _raw(CloudFormationBackend, "create_stack")
+
+    def create_stack(self, name, template, parameters, *args, **kwargs):
+        try:
+            declared = _json.loads(template).get("Parameters", {})
+        except ValueError:
+            try:
+                declared = (_yaml.safe_load(template) or {}).get("Parameters", {})
+            except _yaml.YAMLError:
+                declared = {}
+        for key, value in (parameters or {}).items():
+            allowed = declared.get(key, {}).get("AllowedValues") if isinstance(declared.get(key), dict) else None
+            if allowed is not None and str(value) not in [str(a) for a in allowed]:
+                raise ValidationError(name, message=f"Parameter '{key}' must be one of AllowedValues")
+        return original(self, name, template, parameters, *args, **kwargs)
+
+    return [(CloudFormationBackend, "create_stack", create_stack)]
+
+
 PATCHES = {
     "nested outputs": _patch_nested_outputs,
     "outputs after a change set": _patch_outputs_after_change_set,
@@ -1116,6 +1149,7 @@ PATCHES = {
     "VPC from a template": _patch_vpc_from_template,
     "Fargate task without container memory": _patch_fargate_task_memory,
     "security group rules on every port": _patch_all_traffic_rules,
+    "allowed values on create": _patch_allowed_values_on_create,
 }
 _installed: dict[str, list[tuple[object, str, object, object]]] = {}  # name -> (owner, attr, original, new)
 
