@@ -13,11 +13,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from codemate_cfn.compile.layout import ROOT, nested_names
 from codemate_cfn.cost.inputs import Prices
 from codemate_cfn.deploy.conditions import Context, parameter_values
 
 GROUPS = ("compute", "network", "data", "storage", "monitoring", "CI/CD", "other", "external")
-TEMPLATE_FILE = re.compile(r"([A-Za-z0-9_-]+)\.json")
 # Image tags left empty in a parameter file leave the services out until
 # the first images exist; the steady state has them.
 STEADY_STATE_IMAGE_TAG = "steady-state"
@@ -83,21 +83,17 @@ def stack_contexts(templates: dict[str, dict], given: dict[str, str]) -> list[tu
     """Each template the environment deploys, evaluated with its values: the
     root with the parameter file's, each nested stack with what the root
     passes it. Without a root template, every template with `given`."""
-    if "root" not in templates:
+    if ROOT not in templates:
         return [(name, Context(name, t, parameter_values(t, given))) for name, t in templates.items()]
-    root = templates["root"]
-    root_context = Context("root", root, parameter_values(root, given))
+    root = templates[ROOT]
+    root_context = Context(ROOT, root, parameter_values(root, given))
     found = []
-    for logical_id, resource in root.get("Resources", {}).items():
-        if resource.get("Type") != "AWS::CloudFormation::Stack" or not root_context.present(logical_id):
+    for logical_id, name in nested_names(root).items():
+        if not root_context.present(logical_id) or name not in templates:
             continue
-        properties = resource.get("Properties", {})
-        match = TEMPLATE_FILE.search(str(properties.get("TemplateURL")))
-        if not match or match.group(1) not in templates:
-            continue
-        template = templates[match.group(1)]
-        passed = root_context.resolve(properties.get("Parameters", {}))
-        found.append((match.group(1), Context(match.group(1), template, parameter_values(template, passed))))
+        template = templates[name]
+        passed = root_context.resolve(root["Resources"][logical_id].get("Properties", {}).get("Parameters", {}))
+        found.append((name, Context(name, template, parameter_values(template, passed))))
     return found
 
 
