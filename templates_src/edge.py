@@ -47,6 +47,7 @@ from troposphere.s3 import BucketPolicy
 from codemate_cfn.layer import Layer
 
 from .kit.bucket import deny_insecure_transport
+from .kit.images import HEALTH_PATH, PORT, SERVICES
 from .kit.scanner import scanner_skip
 
 HTTPS_PORT = 443
@@ -57,11 +58,8 @@ IDLE_TIMEOUT_SECONDS = 3600
 DEREGISTRATION_DELAY_SECONDS = 300  # connection draining
 STICKY_SECONDS = 86400
 
-# CodeMate's design: (target group, port, health check path).
-SERVICES = {
-    "Frontend": ("frontend", 3000, "/api/health"),
-    "Backend": ("backend", 3001, "/health"),
-}
+# The services' target groups: (name word, port, health check path).
+TARGET_GROUPS = {title: (name, PORT[title], HEALTH_PATH[title]) for title, name in SERVICES.items()}
 HEALTH = dict(HealthyThresholdCount=2, UnhealthyThresholdCount=3, HealthCheckIntervalSeconds=30,
               HealthCheckTimeoutSeconds=5)
 # Listener rules: priority -> path pattern sent to the backend; the default goes to the frontend.
@@ -132,7 +130,7 @@ def load_balancer(t):
 
 
 def target_group(t, title: str) -> TargetGroup:
-    name, port, path = SERVICES[title]
+    name, port, path = TARGET_GROUPS[title]
     attributes = {"deregistration_delay.timeout_seconds": str(DEREGISTRATION_DELAY_SECONDS)}
     if title == "Backend":  # Socket.IO's polling fallback must reach the same task
         attributes.update({"stickiness.enabled": "true", "stickiness.type": "lb_cookie",
@@ -321,7 +319,7 @@ def outputs(t, alb, groups: dict, https, cloudfront) -> None:
 def build(t):
     cert = certificate(t)
     alb = load_balancer(t)
-    groups = {title: target_group(t, title) for title in SERVICES}
+    groups = {title: target_group(t, title) for title in TARGET_GROUPS}
     https = listeners(t, alb, groups, cert)
     cloudfront = distribution(t)
     static_bucket_policy(t, cloudfront)

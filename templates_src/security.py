@@ -9,6 +9,7 @@ from troposphere.ec2 import VPCEndpoint
 
 from codemate_cfn.layer import Layer
 
+from .kit.images import PORT
 from .kit.scanner import scanner_skip
 from .kit.security_group import (
     ANYWHERE,
@@ -22,8 +23,8 @@ from .kit.security_group import (
 
 HTTPS_PORT = 443
 HTTP_PORT = 80
-FRONTEND_PORT = 3000
-BACKEND_PORT = 3001
+FRONTEND_PORT = PORT["Frontend"]
+BACKEND_PORT = PORT["Backend"]
 POSTGRES_PORT = 5432
 REDIS_PORT = 6379
 APP_PORTS = ((FRONTEND_PORT, "frontend (Next.js)"), (BACKEND_PORT, "backend (NestJS)"))

@@ -44,14 +44,13 @@ from troposphere.ecs import (
 from codemate_cfn.layer import Layer
 
 from .kit.iam import role
-from .kit.images import image_set
+from .kit.images import HEALTH_PATH, PORT, SERVICES, image_set
 from .kit.logs import log_group
 
-# CodeMate's design: container, CPU units, memory (MiB), port, health check path.
-SIZES = {
-    "Frontend": ("frontend", 512, 1024, 3000, "/api/health"),
-    "Backend": ("backend", 1024, 2048, 3001, "/health"),
-}
+# CodeMate's design: CPU units and memory (MiB) of each service's task.
+TASK_SIZE = {"Frontend": (512, 1024), "Backend": (1024, 2048)}
+# container, CPU units, memory (MiB), port, health check path
+SIZES = {title: (name, *TASK_SIZE[title], PORT[title], HEALTH_PATH[title]) for title, name in SERVICES.items()}
 MIGRATION = ("migrate", 512, 1024)  # container, CPU units, memory (MiB)
 MIGRATION_COMMAND = ["npm", "run", "typeorm", "migration:run"]
 MIGRATION_LOG_PREFIX = "migrate"
