@@ -10,6 +10,7 @@ from pathlib import Path
 from codemate_cfn.cli.common import built_templates, checked_params, find_project
 from codemate_cfn.console import Console
 from codemate_cfn.errors import EXIT_OK, InvalidInput
+from codemate_cfn.params.parameter import with_defaults
 
 
 def register(sub) -> None:
@@ -41,7 +42,7 @@ def _inputs(args, ui: Console, params_file: Path):
     here = argparse.Namespace(**{**vars(args), "params_file": params_file})
     project, templates = built_templates(here, ui)
     params, catalogue = checked_params(project, params_file, ui)
-    given = {**{n: p.default for n, p in catalogue.items() if p.default is not None}, **params.parameters}
+    given = with_defaults(catalogue, params.parameters)
     return project, templates, params, given
 
 

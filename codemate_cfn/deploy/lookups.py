@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from codemate_cfn.errors import CodemateError, InvalidInput
-from codemate_cfn.params.parameter import Param
+from codemate_cfn.params.parameter import Param, with_defaults
 from codemate_cfn.params.reading import file_label
 
 
@@ -83,16 +83,10 @@ LOOKUPS = {"hosted-zone": public_hosted_zone}
 STAND_INS = {"hosted-zone": make_public_hosted_zone}
 
 
-def _known(params, catalogue: dict[str, Param]) -> dict[str, str]:
-    known = {n: p.default for n, p in catalogue.items() if p.default is not None}
-    known.update(params.parameters)
-    return known
-
-
 def stand_in_for_the_account(aws, params, catalogue: dict[str, Param], ui) -> None:
     """In a fresh local emulator, make what each empty looked-up parameter
     expects the account to hold (the site's public hosted zone), and say so."""
-    known = _known(params, catalogue)
+    known = with_defaults(catalogue, params.parameters)
     for name, param in catalogue.items():
         made = STAND_INS[param.kind](aws, param, known) if param.kind in STAND_INS and not known.get(name) else None
         if made:
@@ -106,7 +100,7 @@ def filled(aws, values: dict[str, str], params, catalogue: dict[str, Param], ui)
     when a lookup finds no single answer (InvalidInput) or AWS fails it."""
     from codemate_cfn.deploy.aws import translated_errors
 
-    known = _known(params, catalogue)
+    known = with_defaults(catalogue, params.parameters)
     result = dict(values)
     for name, value in values.items():
         param = catalogue.get(name)

@@ -61,6 +61,12 @@ class Param:
         return out
 
 
+def with_defaults(catalogue: dict[str, Param], values: dict[str, str]) -> dict[str, str]:
+    """Every root parameter's value: `values` (a parameter file's), else the
+    catalogue's default; a required parameter left out has none."""
+    return {**{name: p.default for name, p in catalogue.items() if p.default is not None}, **values}
+
+
 # Parameters the deployer fills; parameter files never set them.
 TEMPLATES_BUCKET = Param(
     "TemplatesBucketName",

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from codemate_cfn.errors import BuildError, InvalidInput, quoted, shown
 from codemate_cfn.layer import Conventions
-from codemate_cfn.params.parameter import DEPLOYER_PARAMS, Param
+from codemate_cfn.params.parameter import DEPLOYER_PARAMS, Param, with_defaults
 from codemate_cfn.params.policy import check_policy
 from codemate_cfn.params.reading import read_document
 from codemate_cfn.params.tags import check_tags
@@ -207,8 +207,7 @@ def check(path: Path, catalogue: dict[str, Param], conventions: Conventions) -> 
     missing = [name for name, param in catalogue.items() if param.required and name not in values]
     problems += [f"{path}: Parameters.{name}: missing required key" for name in missing]
 
-    full = {n: p.default for n, p in catalogue.items() if p.default is not None}
-    full.update({k: v for k, v in values.items() if k in valid})
+    full = with_defaults(catalogue, {k: v for k, v in values.items() if k in valid})
     valid |= {n for n in full if n not in values}
     problems += _check_subnets(path, full, catalogue, valid)
     if not missing and all(key in valid for key in values if key in catalogue):
