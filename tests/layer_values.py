@@ -13,6 +13,7 @@ from pathlib import Path
 from codemate_cfn.deploy.conditions import Context, parameter_values, show
 from codemate_cfn.compile.discovery import load_catalogue, load_conventions
 from codemate_cfn.compile.project import Project
+from codemate_cfn.params.parameter import with_defaults
 from codemate_cfn.compile.render import render
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -58,8 +59,7 @@ class Environment:
     def __init__(self, layer: str, env: str, **overrides: str):
         self.env = env  # "dev" or "prod": the parameter file this view reads
         self.template = templates()[layer]
-        given = {**{n: p.default for n, p in catalogue().items() if p.default is not None},
-                 **param_file(env), **overrides}
+        given = with_defaults(catalogue(), {**param_file(env), **overrides})
         self.values = {name: given[name] for name in self.template.get("Parameters", {}) if name in given}
         self.context = Context(layer, self.template, parameter_values(self.template, self.values))
 
