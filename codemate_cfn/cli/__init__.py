@@ -14,6 +14,7 @@ from codemate_cfn.cli import (
     cost,
     delete,
     deploy,
+    diagram,
     emulator,
     migrate,
     outputs,
@@ -27,8 +28,8 @@ from codemate_cfn.cli.common import project_options
 from codemate_cfn.errors import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_USAGE, CodemateError, InvalidInput
 
 # In the order `--help` lists them.
-COMMANDS = (build, validate, bootstrap, deploy, plan, cost, outputs, status, migrate, delete, emulator, rollback,
-            taskcat)
+COMMANDS = (build, validate, bootstrap, deploy, plan, cost, diagram, outputs, status, migrate, delete, emulator,
+            rollback, taskcat)
 
 
 class Parser(argparse.ArgumentParser):

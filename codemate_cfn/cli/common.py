@@ -194,12 +194,19 @@ def built_templates(args, ui: Console) -> tuple[Project, dict[str, dict]]:
     """Build (cached), checking the command's parameter file only, and read
     the templates back as dicts: from a complete good build, each template
     exactly as its manifest says."""
+    checked_stack(args)
+    project = find_project(args)
+    return project, build_and_read(project, ui, [args.params_file])
+
+
+def build_and_read(project: Project, ui: Console, param_files: list[Path] | None = None) -> dict[str, dict]:
+    """Build (cached), checking `param_files` (default: every file in
+    params/), and read the templates back as dicts, each exactly as the
+    good build's manifest says."""
     from codemate_cfn.compile.build import build
     from codemate_cfn.compile.lint import failing
 
-    checked_stack(args)
-    project = find_project(args)
-    result = build(project, progress=ui.step, param_files=[args.params_file])
+    result = build(project, progress=ui.step, param_files=param_files)
     if failing(result.findings):
         raise BuildError(f"build: cfn-lint found {len(failing(result.findings))} problem(s); "
                          f"`python -m codemate_cfn build` lists them")
@@ -212,7 +219,7 @@ def built_templates(args, ui: Console) -> tuple[Project, dict[str, dict]]:
             templates[t.name] = read_template(project.build_dir / t.file, t.sha256)
         except Changed:
             raise BuildError(f"{project.build_dir / t.file}: changed since it was built; build again") from None
-    return project, templates
+    return templates
 
 
 def checked_params(project: Project, path: Path, ui: Console):
