@@ -120,7 +120,7 @@ def test_traffic_goes_from_the_internet_through_the_load_balancer_to_the_service
             ("edge_LoadBalancer", "edge_FrontendTargetGroup"), ("edge_LoadBalancer", "edge_BackendTargetGroup"),
             ("edge_FrontendTargetGroup", "services_FrontendService"),
             ("edge_BackendTargetGroup", "services_BackendService")} <= edges(prod, "traffic")
-    assert label(prod, "edge_LoadBalancer", "edge_BackendTargetGroup") == "HTTPS 443 /api/*; HTTPS 443 /socket.io/*"
+    assert label(prod, "edge_LoadBalancer", "edge_BackendTargetGroup") == "HTTPS 443 /api/*, /socket.io/*"
     assert label(prod, "edge_LoadBalancer", "edge_FrontendTargetGroup") == "HTTPS 443 default"
 
 

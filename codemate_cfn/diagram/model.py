@@ -262,28 +262,31 @@ class _Builder:
 
     def listeners(self) -> None:
         """The load balancer to each target group, labelled with the
-        listener's port and the rule's paths."""
+        listener's protocol and port and the paths its rules forward."""
         view = self.view
-        for key in view.of_type("AWS::ElasticLoadBalancingV2::Listener"):
-            raw = view.resource(key).get("Properties", {})
-            props = view.props(key)
+        forwards: dict[tuple[str, str], dict[str, list[str]]] = {}
+        conditional: dict[tuple[str, str], bool] = {}
+
+        def forward(key: Key, listener: Key, actions, what: str) -> None:
+            raw, props = view.resource(listener).get("Properties", {}), view.props(listener)
             where = f"{show(props.get('Protocol'))} {show(props.get('Port'))}"
-            self._forward(key, raw.get("LoadBalancerArn"), raw.get("DefaultActions"), f"{where} default")
+            for lb in sorted(self.reach(listener[0], raw.get("LoadBalancerArn"))):
+                for tg in sorted(self.reach(key[0], actions)):
+                    pair = (self.node_of[lb], self.node_of[tg])
+                    forwards.setdefault(pair, {}).setdefault(where, []).append(what)
+                    conditional[pair] = conditional.get(pair, True) and bool(view.condition(key))
+
+        for key in view.of_type("AWS::ElasticLoadBalancingV2::Listener"):
+            forward(key, key, view.resource(key).get("Properties", {}).get("DefaultActions"), "default")
         for key in view.of_type("AWS::ElasticLoadBalancingV2::ListenerRule"):
             raw = view.resource(key).get("Properties", {})
+            paths = [show(v) for c in view.props(key).get("Conditions", [])
+                     for v in c.get("PathPatternConfig", {}).get("Values", [])]
             for listener in sorted(view.wiring.targets(key[0], raw.get("ListenerArn"))):
-                props = view.props(listener)
-                paths = [show(v) for c in view.props(key).get("Conditions", [])
-                         for v in c.get("PathPatternConfig", {}).get("Values", [])]
-                where = f"{show(props.get('Protocol'))} {show(props.get('Port'))}"
-                self._forward(key, view.resource(listener).get("Properties", {}).get("LoadBalancerArn"),
-                              raw.get("Actions"), f"{where} {', '.join(paths)}", at=listener[0])
-
-    def _forward(self, key: Key, balancer, actions, text: str, at: str | None = None) -> None:
-        conditional = bool(self.view.condition(key))
-        for lb in sorted(self.reach(at or key[0], balancer)):
-            for tg in sorted(self.reach(key[0], actions)):
-                self.add(self.node_of[lb], self.node_of[tg], text, "traffic", also_conditional=conditional)
+                forward(key, listener, raw.get("Actions"), ", ".join(paths) or "rule")
+        for (lb, tg), by_listener in forwards.items():
+            text = "; ".join(f"{where} {', '.join(whats)}" for where, whats in by_listener.items())
+            self.add(lb, tg, text, "traffic", also_conditional=conditional[(lb, tg)])
 
     def routes(self) -> None:
         """Each subnet's default route to a NAT or the internet gateway."""
