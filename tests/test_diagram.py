@@ -331,3 +331,24 @@ def test_write_readme_fills_the_markers_with_prods_diagram(copy_build, run_main)
     assert text.startswith("# title\n\n") and text.endswith("\n\n## next\n")
     drawn = readme_sections.read(text, section, command)
     assert drawn.startswith("```mermaid\n") and "network_NatGateway2c" in drawn and "old" not in drawn
+
+
+@pytest.mark.subprocess
+def test_a_drawing_that_hangs_is_stopped_with_one_line_and_no_half_file(copy_build, run_main, tmp_path, monkeypatch):
+    out = copy_build.build_dir
+    bin_dir = stand_in_dot(tmp_path / "bin", 'printf half > "$3"\nexec sleep 30\n')
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setattr(render, "TIMEOUT_SECONDS", 1)
+    done = run_main("--project-dir", copy_build.root, "--build-dir", out, "diagram")
+    assert done.returncode != 0
+    assert assert_one_line_errors(done) == [f"{out / 'architecture.svg'}: dot took longer than 1 s; nothing written"]
+    assert not (out / "architecture.svg").exists() and not list(out.glob(".*partial*"))
+
+
+def test_an_output_directory_that_is_a_file_is_one_line_naming_it(copy_build, run_main, tmp_path):
+    (tmp_path / "taken").write_text("a file")
+    done = run_main("--project-dir", copy_build.root, "--build-dir", copy_build.build_dir, "diagram",
+                    "--output-dir", tmp_path / "taken")
+    assert done.returncode != 0
+    [line] = assert_one_line_errors(done)
+    assert str(tmp_path / "taken") in line

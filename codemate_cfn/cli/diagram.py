@@ -81,8 +81,11 @@ def run(args) -> int:
     for suffix, text in ((".mmd", mermaid(diagram, source)), (".dot", dot(diagram, source))):
         path = stem.with_suffix(suffix)
         partial = path.with_name(f".{path.name}.partial")
-        partial.write_text(text, encoding="utf-8")
-        partial.replace(path)
+        try:
+            partial.write_text(text, encoding="utf-8")
+            partial.replace(path)
+        finally:
+            partial.unlink(missing_ok=True)
         written.append(path)
     how = render.renderer()
     if how is None:

@@ -50,14 +50,14 @@ def draw(how: str, source: Path, outputs: list[Path]) -> None:
         try:
             done = subprocess.run(_command(how, source, out, partial), capture_output=True, text=True,
                                   timeout=TIMEOUT_SECONDS)
+            if done.returncode != 0 or not partial.is_file() or partial.stat().st_size == 0:
+                last = (done.stderr.strip().splitlines() or ["no output"])[-1]
+                raise DrawingError(f"{out}: {how} could not draw {source} (exit {done.returncode}): {last}")
+            os.replace(partial, out)
         except subprocess.TimeoutExpired:
-            partial.unlink(missing_ok=True)
             raise DrawingError(f"{out}: {how} took longer than {TIMEOUT_SECONDS} s; nothing written") from None
-        if done.returncode != 0 or not partial.is_file() or partial.stat().st_size == 0:
+        finally:  # failed, timed out or interrupted: no half-drawn file is left
             partial.unlink(missing_ok=True)
-            last = (done.stderr.strip().splitlines() or ["no output"])[-1]
-            raise DrawingError(f"{out}: {how} could not draw {source} (exit {done.returncode}): {last}")
-        os.replace(partial, out)
 
 
 def main(argv: list[str]) -> int:
