@@ -8,6 +8,8 @@ from pathlib import Path
 from codemate_cfn.compile.layout import TEMPLATES_DIR
 from codemate_cfn.errors import CodemateError
 
+SCHEMA_SUFFIX = ".schema.json"  # a JSON Schema in params/, not a parameter file
+
 
 @dataclass(frozen=True)
 class Project:
@@ -44,4 +46,6 @@ class Project:
         return self.build_dir / TEMPLATES_DIR
 
     def param_files(self) -> list[Path]:
-        return sorted(self.params_dir.glob("*.json"))
+        """Every parameter file in params/: its *.json files but the JSON
+        Schemas beside them (*.schema.json), which describe them."""
+        return sorted(p for p in self.params_dir.glob("*.json") if not p.name.endswith(SCHEMA_SUFFIX))

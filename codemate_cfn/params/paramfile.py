@@ -25,13 +25,17 @@ MIN_PREFIX, MAX_PREFIX = 16, 28
 # What CloudFormation accepts for a Number parameter (no NaN, no infinity, no spaces).
 NUMBER = re.compile(r"-?[0-9]+(\.[0-9]+)?")
 WHOLE_NUMBER = re.compile(r"-?[0-9]+")
+SCHEMA_KEY = "$schema"
 # Keys of CloudFormation's template-configuration format, plus ours.
 TOP_LEVEL_KEYS = {
     "Parameters": "the root stack's parameter values",
     "Tags": "tags for the root stack (propagated to every nested stack)",
     "StackPolicy": "CloudFormation stack policy document (optional)",
     "Deployment": "codemate-cfn deploy settings (optional)",
+    SCHEMA_KEY: "where editors find the JSON Schema of this format (optional; a string, such as "
+                "./parameters.schema.json; codemate-cfn ignores it)",
 }
+REQUIRED_TOP_LEVEL_KEYS = ("Parameters", "Tags")
 
 
 @dataclass(frozen=True)
@@ -45,6 +49,7 @@ class Setting:
     minimum: int | None = None
     maximum: int | None = None
     unit: str = ""  # what the number counts ("minutes"), for the message
+    meaning: str = ""  # what it does, for docs/parameters.md and the JSON Schema
 
     def problem(self, value) -> str | None:
         """What is wrong with `value` for this key, or None."""
@@ -62,11 +67,19 @@ class Setting:
 
 
 DEPLOYMENT_KEYS = {
-    "TerminationProtection": Setting(bool, False),
-    "ProtectStatefulResources": Setting(bool, False),
-    # how long CloudFormation keeps watching the rollback triggers once the resources are deployed
-    # (RollbackConfiguration.MonitoringTimeInMinutes: 0 to 180)
-    "RollbackMonitoringMinutes": Setting(int, 0, minimum=0, maximum=180, unit="minutes"),
+    "TerminationProtection": Setting(
+        bool, False, meaning="Termination protection on the root stack: CloudFormation refuses to delete it "
+                             "while it is on."),
+    "ProtectStatefulResources": Setting(
+        bool, False, meaning="Stack policies that forbid replacing or deleting the stateful resources (database, "
+                             "cache, buckets, repositories, secrets, keys, log groups); updates in place stay "
+                             "allowed."),
+    # RollbackConfiguration.MonitoringTimeInMinutes: 0 to 180
+    "RollbackMonitoringMinutes": Setting(
+        int, 0, minimum=0, maximum=180, unit="minutes",
+        meaning="How long CloudFormation keeps watching the application's alarms (the rollback triggers, the root "
+                "stack's output RollbackAlarmArns) once a deploy's resources are deployed, rolling the deploy back "
+                "if one goes into ALARM; with 0 it watches them only while the resources are deployed."),
 }
 
 
@@ -181,6 +194,9 @@ def check(path: Path, catalogue: dict[str, Param], conventions: Conventions) -> 
     for key in data:
         if key not in TOP_LEVEL_KEYS:
             problems.append(f"{path}: {shown(key)}: unknown top-level key (known: {', '.join(TOP_LEVEL_KEYS)})")
+    if not isinstance(data.get(SCHEMA_KEY, ""), str):
+        problems.append(f"{path}: {SCHEMA_KEY}: wrong type: expected a string (the path or URL of a JSON Schema), "
+                        f"got {shown(json.dumps(data[SCHEMA_KEY]))}")
     values = data.get("Parameters")
     if values is None:
         problems.append(f"{path}: Parameters: missing required key")

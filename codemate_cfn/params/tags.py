@@ -17,7 +17,7 @@ RESERVED_PREFIX = "aws:"  # AWS's own tags; checked case-insensitively, as AWS d
 # their prefix and how many it adds to every stack. A test holds TAGS to both.
 DEPLOYER_TAG_PREFIX = "codemate:"
 DEPLOYER_TAG_COUNT = 3
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # control characters, refused in tags (the JSON Schema too)
 
 
 def _tag_problems(key: str, value) -> list[str]:
@@ -31,13 +31,13 @@ def _tag_problems(key: str, value) -> list[str]:
     elif key.lower().startswith(DEPLOYER_TAG_PREFIX):
         problems.append(f"keys starting with {DEPLOYER_TAG_PREFIX} are set by codemate-cfn deploy, "
                         "not by a parameter file")
-    if _CONTROL.search(key):
+    if CONTROL.search(key):
         problems.append("key holds a control character")
     if not isinstance(value, str):
         problems.append(f"wrong type: expected a string, got {type(value).__name__}")
     elif len(value) > MAX_VALUE:
         problems.append(f"value of {len(value)} characters; AWS takes at most {MAX_VALUE}")
-    elif _CONTROL.search(value):
+    elif CONTROL.search(value):
         problems.append(f"value {quoted(value)} holds a control character")
     return problems
 
