@@ -15,6 +15,7 @@ from codemate_cfn.cli import (
     delete,
     deploy,
     diagram,
+    docs,
     emulator,
     migrate,
     outputs,
@@ -29,7 +30,7 @@ from codemate_cfn.errors import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_USAGE, Codema
 
 # In the order `--help` lists them.
 COMMANDS = (build, validate, bootstrap, deploy, plan, cost, diagram, outputs, status, migrate, delete, emulator,
-            rollback, taskcat)
+            rollback, taskcat, docs)
 
 
 class Parser(argparse.ArgumentParser):

@@ -248,15 +248,22 @@ def load_conventions(project_dir: Path) -> Conventions:
     return conventions
 
 
-def load_layers(project_dir: Path) -> list[Layer]:
+def load_layer_modules(project_dir: Path) -> list[tuple[Layer, ModuleType]]:
+    """Each layer with the module (or package) that declares it, whose
+    docstring says what the layer builds and why."""
     package = _load_package(project_dir)
-    layers = []
+    found = []
     for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda m: m.name):
-        layer = getattr(load_module(project_dir, info.name), "LAYER", None)
+        module = load_module(project_dir, info.name)
+        layer = getattr(module, "LAYER", None)
         if isinstance(layer, Layer):
-            layers.append(layer)
-    names = [layer.name for layer in layers]
+            found.append((layer, module))
+    names = [layer.name for layer, _ in found]
     for name in names:
         if names.count(name) > 1:
             raise BuildError(f"two modules in {SOURCE_PACKAGE}/ declare the layer {name!r}")
-    return layers
+    return found
+
+
+def load_layers(project_dir: Path) -> list[Layer]:
+    return [layer for layer, _ in load_layer_modules(project_dir)]
