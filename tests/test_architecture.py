@@ -13,7 +13,8 @@ from pathlib import Path
 import codemate_cfn
 
 PACKAGE = Path(codemate_cfn.__file__).parent
-LEAVES = {"errors", "table", "console", "schemas", "stateful", "tagging", "wildcard_actions", "scanner_skips"}
+LEAVES = {"errors", "table", "console", "schemas", "stateful", "tagging", "wildcard_actions", "scanner_skips",
+          "readme_sections"}
 
 
 def imports_of(path: Path) -> set[str]:
@@ -67,14 +68,26 @@ def test_only_the_command_line_imports_the_cost_estimate():
     assert importers_of("cost") <= {n for n in modules() if n.startswith(("cli", "cost."))}
 
 
-def test_the_cost_estimate_imports_only_the_condition_evaluator_the_build_layout_and_leaves():
+def test_the_cost_estimate_imports_only_the_condition_evaluator_the_environment_view_the_build_layout_and_leaves():
     for name, imported in modules().items():
         if name.startswith("cost."):
             outside = {i for i in imported if not i.startswith("cost")}
             assert outside <= {"compile.layout", "compile.layout.ROOT", "compile.layout.nested_names",
-                            "deploy.conditions", "deploy.conditions.Context",
-                                "deploy.conditions.parameter_values", "errors", "errors.InvalidInput",
-                                "errors.CodemateError", "table", "table.format_table"}, f"{name} imports {outside}"
+                               "deploy.conditions", "deploy.conditions.Context",
+                               "deploy.conditions.parameter_values", "environments", "errors", "errors.InvalidInput",
+                               "errors.CodemateError", "table", "table.format_table", "readme_sections",
+                               }, f"{name} imports {outside}"
+
+
+def test_the_diagram_reads_the_templates_without_the_deployer_the_gate_or_the_estimate():
+    """The diagram (codemate_cfn/diagram/) reads built templates offline: an
+    environment's view of them and the condition evaluator, nothing that
+    calls AWS or belongs to another command."""
+    for name, imported in modules().items():
+        if name.startswith("diagram."):
+            outside = {i.split(".")[0] for i in imported if not i.startswith("diagram")}
+            assert outside <= {"compile", "deploy", "environments", "errors"}, f"{name} imports {outside}"
+            assert not {i for i in imported if i.startswith("deploy.") and not i.startswith("deploy.conditions")}
 
 
 def test_the_security_gate_never_imports_checkov():

@@ -13,14 +13,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from codemate_cfn import environments
 from codemate_cfn.compile.layout import ROOT, nested_names
 from codemate_cfn.cost.inputs import Prices
 from codemate_cfn.deploy.conditions import Context, parameter_values
 
 GROUPS = ("compute", "network", "data", "storage", "monitoring", "CI/CD", "other", "external")
-# Image tags left empty in a parameter file leave the services out until
-# the first images exist; the steady state has them.
-STEADY_STATE_IMAGE_TAG = "steady-state"
 
 
 @dataclass(frozen=True)
@@ -108,12 +106,8 @@ def resources(contexts: list[tuple[str, Context]]) -> list[Found]:
 
 
 def steady_state(given: dict[str, str]) -> tuple[dict[str, str], list[str]]:
-    values, notes = dict(given), []
-    for name, value in given.items():
-        if name.endswith("ImageTag") and value == "":
-            values[name] = STEADY_STATE_IMAGE_TAG
-            notes.append(f"{name} is empty in the parameter file: priced as once its image is deployed")
-    return values, notes
+    values, empty = environments.steady_state(given)
+    return values, [f"{name} is empty in the parameter file: priced as once its image is deployed" for name in empty]
 
 
 # -- small readers ----------------------------------------------------------

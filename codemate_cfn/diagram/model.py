@@ -30,6 +30,7 @@ from codemate_cfn.compile.layout import ROOT
 from codemate_cfn.deploy.conditions import Context, parameter_values, show
 from codemate_cfn.diagram.labels import AGGREGATED, LABELS, label
 from codemate_cfn.diagram.links import Key, Wiring
+from codemate_cfn.environments import environment_templates, steady_state
 
 INTERNET = "internet"
 GITHUB = "github"
@@ -147,12 +148,10 @@ def every_part(templates: dict[str, dict]) -> View:
     return View(templates, decided=False)
 
 
-def environment(env: str, templates: dict[str, dict], given: dict[str, str]) -> View:
+def environment(templates: dict[str, dict], given: dict[str, str]) -> View:
     """The view of one parameter file whose values (over the catalogue's
     defaults) are `given`."""
-    from codemate_cfn.security.environments import environment_copy
-
-    return View(environment_copy(env, templates, given).templates, decided=True)
+    return View(environment_templates(templates, given), decided=True)
 
 
 def _slug(text: str) -> str:
@@ -384,12 +383,10 @@ def of_parameter_file(templates: dict[str, dict], env: str, label: str, given: d
     the catalogue's defaults, `label` how the file is named in the title.
     An image tag the file leaves empty is drawn as once its image is
     deployed (its service and what hangs on it), and the diagram says so."""
-    from codemate_cfn.cost.estimate import steady_state
-
     values, _ = steady_state(given)
     notes = [f"{name} is empty in {label}: its service is drawn as once its image is deployed"
              for name, value in given.items() if values[name] != value]
-    return build(environment(env, templates, values), f"CodeMate on AWS: {env} ({label})", region, notes)
+    return build(environment(templates, values), f"CodeMate on AWS: {env} ({label})", region, notes)
 
 
 def of_every_part(templates: dict[str, dict], region: str) -> Diagram:

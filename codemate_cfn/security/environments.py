@@ -8,10 +8,7 @@ a property in its graph but its resource checks still read the Fn::If
 the copy also puts in each Fn::If's branch where the parameter file decides
 the condition (a branch of AWS::NoValue leaves the property out).
 
-The root's parameters get the file's values, else the catalogue's defaults
-(the root's own Defaults). A layer's parameter gets the root's value of the
-same name when the root passes it that root parameter (the wiring is by
-name); a parameter fed by another layer's output keeps no Default.
+The copies' Defaults and branches are codemate_cfn/environments.py's.
 
 Skips whose condition (codemate_cfn/scanner_skips.py) is false for the
 environment are taken out of the copy's checkov skip list, so checkov
@@ -22,8 +19,9 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass, field
 
-from codemate_cfn.compile.layout import ROOT, nested_names
-from codemate_cfn.deploy.conditions import Context, parameter_values
+from codemate_cfn.compile.layout import ROOT
+from codemate_cfn.deploy.conditions import Context
+from codemate_cfn.environments import environment_templates, evaluated
 from codemate_cfn.errors import CodemateError
 from codemate_cfn.scanner_skips import Skip, skips_of, without_skips
 
@@ -48,39 +46,6 @@ class EnvironmentCopy:
     lifted: list[SkipAt] = field(default_factory=list)
 
 
-def root_values(root: dict, given: dict[str, str]) -> dict[str, str]:
-    """The root parameters' values for one parameter file: the file's, else
-    the root's Default (the catalogue's); a parameter with neither (the
-    deployer's own) has none."""
-    values = {}
-    for name, spec in root.get("Parameters", {}).items():
-        if name in given:
-            values[name] = str(given[name])
-        elif "Default" in spec:
-            values[name] = str(spec["Default"])
-    return values
-
-
-def passed_values(root: dict, values: dict[str, str]) -> dict[str, dict[str, str]]:
-    """Per nested template: the values the root passes its parameters, where
-    it passes a root parameter (Ref); another layer's output stays unknown."""
-    found = {}
-    for logical_id, name in nested_names(root).items():
-        given = root["Resources"][logical_id].get("Properties", {}).get("Parameters", {})
-        found[name] = {key: values[value["Ref"]] for key, value in given.items()
-                       if isinstance(value, dict) and list(value) == ["Ref"] and value["Ref"] in values}
-    return found
-
-
-def with_defaults(template: dict, values: dict[str, str]) -> dict:
-    """A copy of `template` whose parameters named in `values` default to them."""
-    made = copy.deepcopy(template)
-    for name, spec in made.get("Parameters", {}).items():
-        if name in values:
-            spec["Default"] = values[name]
-    return made
-
-
 def skips_in(name: str, template: dict) -> list[SkipAt]:
     """Every skip written in `template`, resource by resource."""
     found = []
@@ -95,7 +60,7 @@ def skips_in(name: str, template: dict) -> list[SkipAt]:
 
 def context(name: str, template: dict) -> Context:
     """The template evaluated with its parameters' Defaults."""
-    return Context(f"{name}.json", template, parameter_values(template, {}))
+    return evaluated(name, template)
 
 
 def holds(at: SkipAt, evaluated: Context) -> bool:
@@ -117,38 +82,6 @@ def exists(at: SkipAt, evaluated: Context) -> bool:
     return evaluated.present(at.logical_id)
 
 
-_NO_VALUE = {"Ref": "AWS::NoValue"}
-_LEFT_OUT = object()
-
-
-def _branches(value, evaluated: Context):
-    """`value` with each Fn::If whose condition is decided replaced by its
-    branch; _LEFT_OUT where that branch is AWS::NoValue."""
-    if isinstance(value, list):
-        return [r for r in (_branches(v, evaluated) for v in value) if r is not _LEFT_OUT]
-    if not isinstance(value, dict):
-        return value
-    if list(value) == ["Fn::If"] and isinstance(value["Fn::If"], list) and len(value["Fn::If"]) == 3:
-        name, when_true, when_false = value["Fn::If"]
-        truth = evaluated.condition(name)
-        if isinstance(truth, bool):
-            chosen = when_true if truth else when_false
-            return _LEFT_OUT if chosen == _NO_VALUE else _branches(chosen, evaluated)
-    resolved = {k: _branches(v, evaluated) for k, v in value.items()}
-    return {k: v for k, v in resolved.items() if v is not _LEFT_OUT}
-
-
-def with_branches(name: str, template: dict) -> dict:
-    """A copy of `template` (its Defaults set) whose resources' properties
-    hold the branch of each Fn::If its Defaults decide."""
-    evaluated = context(name, template)
-    made = copy.deepcopy(template)
-    for resource in made.get("Resources", {}).values():
-        if "Properties" in resource:
-            resource["Properties"] = _branches(resource["Properties"], evaluated)
-    return made
-
-
 def lift_skips(name: str, template: dict) -> tuple[dict, list[SkipAt]]:
     """`template` (with its Defaults set) without the skips whose condition
     is false for those Defaults, and the skips taken out."""
@@ -168,11 +101,8 @@ def environment_copy(env: str, templates: dict[str, dict], given: dict[str, str]
     parameter file of `env`, whose Parameters are `given`."""
     if ROOT not in templates:
         raise CodemateError(f"no {ROOT}.json among the templates: build them first (python -m codemate_cfn build)")
-    values = root_values(templates[ROOT], given)
-    per_template = {ROOT: values, **passed_values(templates[ROOT], values)}
     made = EnvironmentCopy(env, {})
-    for name, template in templates.items():
-        defaults = with_defaults(template, per_template.get(name, {}))
-        made.templates[name], lifted = lift_skips(name, with_branches(name, defaults))
+    for name, template in environment_templates(templates, given).items():
+        made.templates[name], lifted = lift_skips(name, template)
         made.lifted += lifted
     return made
