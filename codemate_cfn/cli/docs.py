@@ -33,22 +33,23 @@ def environment(project: Project, path: Path, templates: dict[str, dict], catalo
     """One parameter file, checked, and what its environment creates (image
     tags left empty taken as set), by the cost estimate's evaluator."""
     from codemate_cfn.compile.layout import ROOT
-    from codemate_cfn.cost.estimate import resources, stack_contexts, steady_state
+    from codemate_cfn.cost.estimate import resources, stack_contexts
     from codemate_cfn.deploy.conditions import Context, parameter_values
+    from codemate_cfn.environments import steady_state
     from codemate_cfn.params.paramfile import load
     from codemate_cfn.params.parameter import with_defaults
     from codemate_cfn.reference import Environment
 
     params = load(path, catalogue, conventions)
     values = with_defaults(catalogue, params.parameters)
-    steady, _ = steady_state(values)
+    steady, taken_as_set = steady_state(values)
     created = {(found.stack, found.logical_id) for found in resources(stack_contexts(templates, steady))}
     root = Context(ROOT, templates[ROOT], parameter_values(templates[ROOT], steady))
     created |= {(ROOT, logical_id) for logical_id in templates[ROOT].get("Resources", {}) if root.present(logical_id)}
     return Environment(
         name=params.environment, path=project.shown(path).as_posix(), given=dict(params.parameters),
         values=values, tags=dict(params.tags), deployment=dict(params.deployment), stack_policy=params.stack_policy,
-        created=frozenset(created), taken_as_set=tuple(name for name in values if steady[name] != values[name]),
+        created=frozenset(created), taken_as_set=tuple(taken_as_set),
     )
 
 
