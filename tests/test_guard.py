@@ -171,3 +171,21 @@ def test_the_stack_policy_lets_stateful_resources_update_in_place_and_never_be_r
     assert deny["Effect"] == "Deny" and sorted(deny["Action"]) == ["Update:Delete", "Update:Replace"]
     assert "Update:Modify" not in deny["Action"]  # routine tuning goes through
     assert deny["Resource"] == ["LogicalResourceId/Database", "LogicalResourceId/FilesBucket"]
+
+
+def test_removing_the_read_replica_says_rds_takes_no_final_snapshot_of_it():
+    with_replica = prod_values(DbCreateReadReplica="true")
+    changes = predict(templates(), templates(), with_replica, prod_values(DbCreateReadReplica="false"))
+    (message,) = [m for m in refusals(changes, set()) if "DatabaseReadReplica " in m]
+    assert message.startswith("stack data: DatabaseReadReplica (AWS::RDS::DBInstance) would be deleted")
+    assert "it is deleted without a final snapshot, as RDS deletes every read replica: its data is the primary's " \
+           "(DeletionPolicy Snapshot)" in message
+    assert "a final snapshot is taken" not in message
+
+
+def test_a_removed_retained_resource_is_kept_and_no_new_one_is_promised():
+    (message,) = refusals([change(action="remove", replacement="false", details=["no longer in the template"],
+                                  policy="Retain")], set())
+    assert "would be deleted (no longer in the template); it is kept, no longer managed by the stack: its data " \
+           "stays where it is (DeletionPolicy Retain)." in message
+    assert "new one" not in message

@@ -17,11 +17,14 @@ from codemate_cfn.stateful import STATEFUL_TYPES
 WHAT_HAPPENS = {"true": "would be replaced", "conditional": "may be replaced"}
 KEPT = ("the old one is kept, no longer managed by the stack: its data stays where it is, "
         "and the new one starts empty")
+KEPT_REMOVED = "it is kept, no longer managed by the stack: its data stays where it is"
 FATE = {
     "Retain": KEPT,
     "RetainExceptOnCreate": KEPT,
     "Snapshot": "a final snapshot is taken, then the old one is deleted: its data survives only in that snapshot",
 }
+# RDS refuses a final snapshot of a read replica: deleting one skips it.
+REPLICA = "it is deleted without a final snapshot, as RDS deletes every read replica: its data is the primary's"
 
 
 def _consequence(change: Change) -> str | None:
@@ -45,8 +48,13 @@ def _causes(change: Change) -> str:
 
 def _fate(change: Change) -> str:
     policy = change.policy if isinstance(change.policy, str) else None
+    named = f"({'DeletionPolicy' if change.action == 'remove' else 'UpdateReplacePolicy'} {policy})"
+    if change.replica and policy == "Snapshot":
+        return f"{REPLICA} {named}"
+    if change.action == "remove" and policy in ("Retain", "RetainExceptOnCreate"):
+        return f"{KEPT_REMOVED} {named}"
     if policy in FATE:
-        return f"{FATE[policy]} ({'DeletionPolicy' if change.action == 'remove' else 'UpdateReplacePolicy'} {policy})"
+        return f"{FATE[policy]} {named}"
     return f"that loses {STATEFUL_TYPES.get(change.resource_type, 'the data it holds')}"
 
 

@@ -50,6 +50,9 @@ class Change:
     in_place: dict[str, str] = field(default_factory=dict)  # property -> why the table clears it
     # UpdateReplacePolicy of a replaced resource, DeletionPolicy of a removed one
     policy: str | None = None
+    # an RDS read replica (SourceDBInstanceIdentifier): RDS takes no final
+    # snapshot of one, whatever its policy says
+    replica: bool = False
 
 
 # -- comparing resolved values ----------------------------------------------
@@ -161,9 +164,11 @@ class _StackDiff:
         resource = context.resources[lid]
         rtype = resource.get("Type", "")
         policy = resource.get("DeletionPolicy" if action == "remove" else "UpdateReplacePolicy")
+        replica = rtype == "AWS::RDS::DBInstance" and bool((old_props or {}).get("SourceDBInstanceIdentifier"))
         return Change(
             self.stack, action, lid, rtype, replacement_level, details, is_stateful(rtype),
-            widening.notes(rtype, old_props, new_props), policy=context.resolve(policy) if policy else None, **more,
+            widening.notes(rtype, old_props, new_props), policy=context.resolve(policy) if policy else None,
+            replica=replica, **more,
         )
 
     def _condition_note(self, context: Context, lid: str, now: str) -> list[str]:
