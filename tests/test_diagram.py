@@ -80,13 +80,23 @@ def test_the_subnets_are_boxed_by_tier_with_their_az_and_cidr():
 
 def test_the_figures_are_the_parameter_files_values():
     prod, dev = of("prod"), of("dev")
-    assert prod.node("data_Database").details == ("codemate-db-prod", "db.t4g.small", "Multi-AZ · 50 GB")
+    assert prod.node("data_Database").details == ("codemate-db-prod", "db.t4g.small", "Multi-AZ · 50 GB",
+                                                  "in 2 db subnets")
     assert dev.node("data_Database").details[2].startswith("single-AZ")
     assert prod.node("services_BackendService").details[1:] == (
-        "2 task(s) · cpu 1024 · memory 2048", "scales 2 to 6")
+        "2 task(s) · cpu 1024 · memory 2048", "scales 2 to 6", "in 2 app subnets")
     # a value changed in the file shows: nothing in the diagram is written by hand
     assert of("prod", BackendDesiredCount="4", BackendMaxCount="9").node("services_BackendService").details[1:] == (
-        "4 task(s) · cpu 1024 · memory 2048", "scales 2 to 9")
+        "4 task(s) · cpu 1024 · memory 2048", "scales 2 to 9", "in 2 app subnets")
+
+
+def test_what_runs_in_the_vpc_says_which_subnets_it_is_placed_in():
+    prod = of("prod")
+    assert prod.node("edge_LoadBalancer").details[-1] == "in 2 public subnets"
+    assert prod.node("data_Redis").details[-1] == "in 2 db subnets"
+    assert prod.node("services_FrontendService").details[-1] == "in 2 app subnets"
+    endpoints = of("prod", InterfaceEndpoints="true").of_type("AWS::EC2::VPCEndpoint")
+    assert {n.details[-1] for n in endpoints if n.title == "Interface endpoint"} == {"in 2 app subnets"}
 
 
 def test_cloudfront_is_drawn_only_where_the_file_turns_it_on():

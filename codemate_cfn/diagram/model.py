@@ -45,6 +45,18 @@ PASS_THROUGH = {
     "AWS::ECS::TaskDefinition": ("ContainerDefinitions", "TaskRoleArn"),
     "AWS::IAM::Role": ("Policies", "ManagedPolicyArns"),
     "AWS::IAM::Policy": ("PolicyDocument",),
+    "AWS::RDS::DBSubnetGroup": ("SubnetIds",),
+    "AWS::ElastiCache::SubnetGroup": ("SubnetIds",),
+}
+
+# type -> the property naming the subnets a resource is placed in, said in
+# its label ("in 2 app subnets") rather than drawn as more edges
+PLACEMENT = {
+    "AWS::ECS::Service": "NetworkConfiguration",
+    "AWS::ElasticLoadBalancingV2::LoadBalancer": "Subnets",
+    "AWS::RDS::DBInstance": "DBSubnetGroupName",
+    "AWS::ElastiCache::ReplicationGroup": "CacheSubnetGroupName",
+    "AWS::EC2::VPCEndpoint": "SubnetIds",
 }
 
 # source type, property it is read from (None: all), target type, direction, label, kind
@@ -199,6 +211,22 @@ class _Builder:
             self.nodes[node_id] = Node(node_id, keys[0][0], title,
                                        (f"{len(keys)} {noun}" + ("" if len(keys) == 1 else "s"),),
                                        condition="" if "" in conditions else " or ".join(sorted(conditions)), kind=kind)
+
+    def placements(self) -> None:
+        """Each placed node's subnets, by their box ("in 2 app subnets")."""
+        for kind, prop in PLACEMENT.items():
+            for key in self.view.of_type(kind):
+                if key not in self.node_of:
+                    continue
+                value = self.view.resource(key).get("Properties", {}).get(prop)
+                subnets = [self.nodes[self.node_of[s]] for s in self.reach(key[0], value)
+                           if self.type_of(s) == "AWS::EC2::Subnet"]
+                groups = {}
+                for subnet in subnets:
+                    groups[subnet.group] = groups.get(subnet.group, 0) + 1
+                node = self.nodes[self.node_of[key]]
+                placed = tuple(f"in {count} {group}" for group, count in sorted(groups.items()))
+                self.nodes[node.id] = replace(node, details=node.details + placed)
 
     def extra(self, key: Key) -> dict:
         """What a service's label reads besides its own properties: its task
@@ -366,6 +394,7 @@ class _Builder:
 def build(view: View, title: str, region: str, notes: list[str] | None = None) -> Diagram:
     made = _Builder(view, region)
     made.add_nodes()
+    made.placements()
     made.follow()
     made.listeners()
     made.routes()
