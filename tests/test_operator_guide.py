@@ -476,3 +476,55 @@ def test_the_blocks_that_need_no_aws_account_run_and_print_what_the_page_shows(p
         missing = [line for line in block.output.splitlines() if line.strip() != "..." and line.rstrip() not in said]
         assert not missing, (f"{block} does not print these lines the page shows:\n" + "\n".join(missing)
                              + "\n--- it printed\n" + "\n".join(printed(out, block.number)))
+
+
+# -- the commands of the README and the other pages -------------------------------------
+
+# Pages outside the guide whose ```sh blocks are checked line by line (the
+# README's blocks install, test or need an account; adding-a-layer.md has
+# a test of its own that runs its blocks).
+OTHER_PAGES = ("README.md", "docs/deploy.md", "docs/stateful-resources.md")
+
+
+def tox_environments() -> set[str]:
+    return set(re.findall(r"^\[testenv:([\w-]+)\]", (ROOT / "tox.ini").read_text(encoding="utf-8"), re.M))
+
+
+def other_page_problem(words: list[str]) -> str | None:
+    """A command of the README or another page: an install of this project,
+    pytest, a tox environment tox.ini has, or what command_problem takes."""
+    if words[:4] == ["python", "-m", "pip", "install"]:
+        return install_problem([w for w in words if w != "tox"])
+    if words[:3] == ["python", "-m", "pytest"]:
+        return None
+    if words[0] == "tox":
+        named = set(words[words.index("-e") + 1].split(",")) if "-e" in words else set()
+        return f"no tox environment {sorted(named - tox_environments())}" if named - tox_environments() else None
+    return command_problem(words)
+
+
+def other_page_problems(page: str, text: str) -> list[str]:
+    problems = []
+    for block in blocks(page, text):
+        for line in logical_lines(block.text):
+            if PLACEHOLDER.search(line):
+                problems.append(f"{block}: {line.strip()}\n    a <placeholder> does not paste; use a shell variable")
+            problems += [f"{block}: {line.strip()}\n    {problem}" for words in commands(line)
+                         if (problem := other_page_problem(words))]
+    return problems
+
+
+@pytest.mark.parametrize("page", OTHER_PAGES)
+def test_every_command_of_the_readme_and_the_other_pages_is_one_the_tools_take(page):
+    assert other_page_problems(page, (ROOT / page).read_text(encoding="utf-8")) == []
+
+
+@pytest.mark.parametrize("line, says", [
+    ("python -m codemate_cfn diagram --params params/prod.json --png", "the command line refuses it"),
+    ("tox -e scurity", "no tox environment ['scurity']"),
+    ('python -m pip install -e ".[docs]" tox', "extras ['docs'] are not in pyproject.toml"),
+    ("aws acm wait certificate-validated --certificate-arn <ARN>", "a <placeholder> does not paste"),
+])
+def test_a_wrong_command_on_another_page_is_caught(line, says):
+    (problem,) = other_page_problems("README.md", f"```sh\n{line}\n```\n")
+    assert says in problem
