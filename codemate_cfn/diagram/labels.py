@@ -47,11 +47,6 @@ def _value(props: dict, *path: str) -> str:
     return "" if _undecided(value) else show(value)
 
 
-def _lines(*pairs: tuple[str, str]) -> list[str]:
-    """'label value' for each pair whose value is known."""
-    return [f"{label} {value}".strip() for label, value in pairs if value]
-
-
 def _subnet(props, extra):
     return f"{_tag(props, 'Tier') or 'subnet'} subnet", [_value(props, "AvailabilityZone"), _value(props, "CidrBlock")]
 
