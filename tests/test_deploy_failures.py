@@ -70,16 +70,89 @@ def test_a_stack_left_in_rollback_complete_asks_for_recreate(project, catalogue,
     assert calls.made("DeleteStack") == [] and calls.made("CreateChangeSet") == []
 
 
-def test_recreate_is_refused_while_the_rolled_back_stack_holds_retained_resources(project, catalogue, templates):
-    aws, calls = replay("cloudformation", "failed_nested_create")
-    with pytest.raises(CodemateError) as refused:
-        deploy_command.deploy(aws, templates, params_file(project, catalogue), catalogue, options(recreate=True), Recorder(),
+FAILED_STACK = "arn:aws:cloudformation:ap-northeast-2:111122223333:stack/codemate-dev/5f3c1e20-6b1d-11ef-9a3b-0a1b2c3d4e5f"
+
+
+def recreating(emulator, project, catalogue, templates):
+    """deploy --recreate of the recorded ROLLBACK_COMPLETE stack, whose
+    storage stack kept the logs bucket: CloudFormation answers from the
+    recording, S3 and the other services from the emulator."""
+    from codemate_cfn.deploy.aws import Target
+
+    aws, calls = replay("cloudformation", "failed_nested_create",
+                        Target("ap-northeast-2", endpoint_url=emulator.url, credentials=KEYS, max_attempts=1))
+    calls.answer("DeleteStack", FAILED_STACK, {})
+    ui = Recorder()
+    with pytest.raises(CodemateError) as stopped:
+        deploy_command.deploy(aws, templates, params_file(project, catalogue), catalogue, options(recreate=True), ui,
                               yes=True)
-    assert str(refused.value) == (
-        "--recreate refused: stack codemate-dev kept resources when it rolled back "
-        "(storage/LogsBucket (codemate-logs-dev-111122223333)); a new create would collide with them. "
-        "Delete or import them first")
+    return str(stopped.value), calls, ui
+
+
+def test_recreate_is_refused_while_a_kept_resource_is_still_there(empty_emulator, project, catalogue, templates):
+    s3 = client_for(empty_emulator.url).s3
+    s3.create_bucket(Bucket="codemate-logs-dev-111122223333",
+                     CreateBucketConfiguration={"LocationConstraint": "ap-northeast-2"})
+    refused, calls, _ = recreating(empty_emulator, project, catalogue, templates)
+    assert refused == (
+        "--recreate refused: stack codemate-dev kept resources when it rolled back, and a new create would collide "
+        "with them: storage/LogsBucket (codemate-logs-dev-111122223333): the bucket exists. Delete or import them "
+        "first (docs/stateful-resources.md, When a name is already taken)")
     assert calls.made("DeleteStack") == []
+
+
+def test_recreate_goes_ahead_once_the_kept_resources_are_gone(empty_emulator, project, catalogue, templates):
+    """The stack still records the bucket as kept (DELETE_SKIPPED) after it
+    was deleted: the record alone must not block the way out."""
+    stopped, calls, ui = recreating(empty_emulator, project, catalogue, templates)
+    assert ("- the 1 resource(s) the failed create kept are gone or cannot collide: "
+            "storage/LogsBucket (codemate-logs-dev-111122223333)") in ui.noted
+    assert [c["StackName"] for c in calls.made("DeleteStack")] == [FAILED_STACK]
+    assert "could not be deleted" in stopped  # the recording's stack never leaves ROLLBACK_COMPLETE
+
+
+@pytest.mark.parametrize("kind, name, make, remove", [
+    ("AWS::Logs::LogGroup", "/aws/ecs/codemate-backend-dev",
+     lambda aws, n: aws.client("logs").create_log_group(logGroupName=n),
+     lambda aws, n: aws.client("logs").delete_log_group(logGroupName=n)),
+    ("AWS::ECR::Repository", "codemate-backend-dev",
+     lambda aws, n: aws.client("ecr").create_repository(repositoryName=n),
+     lambda aws, n: aws.client("ecr").delete_repository(repositoryName=n)),
+    ("AWS::SecretsManager::Secret", "codemate/dev/anthropic",
+     lambda aws, n: aws.client("secretsmanager").create_secret(Name=n),
+     lambda aws, n: aws.client("secretsmanager").delete_secret(SecretId=n, ForceDeleteWithoutRecovery=True)),
+])
+def test_each_kept_type_is_in_the_way_while_it_exists_and_not_after(empty_emulator, kind, name, make, remove):
+    from codemate_cfn.deploy.kept import in_the_way
+
+    aws = client_for(empty_emulator.url)
+    row = {"ResourceType": kind, "PhysicalResourceId": name}
+    assert in_the_way(aws, row) is None
+    make(aws, name)
+    assert in_the_way(aws, row).endswith("exists")
+    remove(aws, name)
+    assert in_the_way(aws, row) is None
+
+
+def test_a_secret_scheduled_for_deletion_still_holds_its_name(empty_emulator):
+    from codemate_cfn.deploy.kept import in_the_way
+
+    aws = client_for(empty_emulator.url)
+    aws.client("secretsmanager").create_secret(Name="codemate/dev/nextauth")
+    aws.client("secretsmanager").delete_secret(SecretId="codemate/dev/nextauth", RecoveryWindowInDays=7)
+    why = in_the_way(aws, {"ResourceType": "AWS::SecretsManager::Secret", "PhysicalResourceId": "codemate/dev/nextauth"})
+    assert why.startswith("the secret is scheduled for deletion") and "--force-delete-without-recovery" in why
+
+
+def test_a_kept_resource_that_cannot_be_checked_counts_as_in_the_way():
+    from codemate_cfn.deploy.kept import in_the_way
+
+    aws, _ = replay("cloudformation", "failed_nested_create")  # nothing answers S3 at its endpoint
+    assert in_the_way(aws, {"ResourceType": "AWS::S3::Bucket", "PhysicalResourceId": "b"}).startswith(
+        "it could not be checked")
+    assert in_the_way(aws, {"ResourceType": "AWS::DynamoDB::Table", "PhysicalResourceId": "t"}) == (
+        "AWS::DynamoDB::Table is not checked here: it may still exist")
+    assert in_the_way(aws, {"ResourceType": "AWS::KMS::Key", "PhysicalResourceId": "k"}) is None
 
 
 def test_a_failed_deploy_says_what_to_do_next():

@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from codemate_cfn.compile.layout import ROOT, nested_names
-from codemate_cfn.deploy import bootstrap, changeset, events, guard, lookups, plan, taken, triggers, upload
+from codemate_cfn.deploy import bootstrap, changeset, events, guard, kept, lookups, plan, taken, triggers, upload
 from codemate_cfn.deploy.protection import lift_for, protect
 from codemate_cfn.deploy.provenance import TAGS as PROVENANCE
 from codemate_cfn.deploy.provenance import params_hash, provenance
@@ -117,11 +117,19 @@ def change_set_kind(aws, stack: dict | None, options: Options, ui, labels: dict[
                 f"Run again with --recreate to delete it and create it anew"
             )
         retained = retained_resources(cfn, stack["StackId"], labels)
-        if retained:
+        standing = [(r, why) for r in retained if (why := kept.in_the_way(aws, r))]
+        if standing:
+            shown = "; ".join(f"{r['Label']}/{r['LogicalResourceId']} ({r.get('PhysicalResourceId')}): {why}"
+                              for r, why in standing)
             raise CodemateError(
-                f"--recreate refused: stack {name} kept resources when it rolled back ({', '.join(retained)}); "
-                f"a new create would collide with them. Delete or import them first"
+                f"--recreate refused: stack {name} kept resources when it rolled back, and a new create would "
+                f"collide with them: {shown}. Delete or import them first "
+                f"(docs/stateful-resources.md, When a name is already taken)"
             )
+        if retained:
+            ui.step(f"the {len(retained)} resource(s) the failed create kept are gone or cannot collide: "
+                    + ", ".join(f"{r['Label']}/{r['LogicalResourceId']} ({r.get('PhysicalResourceId')})"
+                                for r in retained))
         ui.step(f"deleting stack {name} (ROLLBACK_COMPLETE) to create it anew")
         cfn.delete_stack(StackName=stack["StackId"])
         final = events.watch(aws, stack["StackId"], ui, poll_seconds=options.poll_seconds, labels=labels)

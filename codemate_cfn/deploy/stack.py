@@ -84,10 +84,8 @@ def all_resources(cfn, stack_id: str, labels: dict[str, str]) -> list[dict]:
     return found
 
 
-def retained_resources(cfn, stack_id: str, labels: dict[str, str]) -> list[str]:
-    """Resources a rolled-back create kept (DeletionPolicy Retain)."""
-    return [
-        f"{r['Label']}/{r['LogicalResourceId']} ({r.get('PhysicalResourceId') or 'no physical ID'})"
-        for r in all_resources(cfn, stack_id, labels)
-        if r.get("ResourceStatus") == "DELETE_SKIPPED"
-    ]
+def retained_resources(cfn, stack_id: str, labels: dict[str, str]) -> list[dict]:
+    """Resources a rolled-back create kept (DeletionPolicy Retain), as the
+    stack records them: whether each is still there is another question
+    (deploy/kept.py)."""
+    return [r for r in all_resources(cfn, stack_id, labels) if r.get("ResourceStatus") == "DELETE_SKIPPED"]
