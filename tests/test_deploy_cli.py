@@ -55,6 +55,7 @@ def test_plan_output_json_and_its_exit_status(run, aws, templates, project, cata
     shown = json.loads(first.stdout)
     assert (shown["stack"], shown["status"]) == ("codemate-dev", "changes")
     assert {c["action"] for c in shown["changes"]} == {"add"} and shown["refused"] == []
+    assert shown["warnings"] == []  # no image tags: no task starts, so no secret is read yet
     assert "Traceback" not in first.stderr  # stdout holds only the JSON; steps and events go to stderr
     assert "- account 123456789012 (arn:aws:sts::123456789012:user/moto), region ap-northeast-2, stack codemate-dev, " \
            "endpoint http://127.0.0.1:" in first.stderr  # who and where, before anything changes
@@ -64,7 +65,8 @@ def test_plan_output_json_and_its_exit_status(run, aws, templates, project, cata
     assert same.returncode == 0, same.stderr
     assert json.loads(same.stdout) == {"stack": "codemate-dev", "status": "no changes", "changes": [],
                                        "counts": {"add": 0, "modify": 0, "remove": 0, "replace": 0, "conditional": 0},
-                                       "refused": [], "rollback_triggers": None}  # nothing runs: no triggers
+                                       "refused": [], "rollback_triggers": None,  # nothing runs: no triggers
+                                       "warnings": []}
 
     # the same file pointed at another environment renames, so replaces, every named bucket
     renamed = copy_of(project, tmp_path, "dev", EnvironmentName="prod")
@@ -243,3 +245,18 @@ def test_execute_goes_with_neither_no_execute_nor_recreate(run):
     assert recreate.returncode == 64
     assert assert_one_line_errors(recreate) == [
         "--recreate cannot go with --execute: a change set left for review is executed as it is"]
+
+
+def test_a_first_deploy_that_starts_tasks_warns_of_the_secrets_it_creates_empty(run, project, tmp_path):
+    tagged = copy_of(project, tmp_path, "dev", FrontendImageTag="abc1234", BackendImageTag="abc1234")
+    done = run("plan", str(tagged), "--output", "json")
+    assert done.returncode == 3, done.stderr
+    warnings = json.loads(done.stdout)["warnings"]
+    assert [w.split(" ", 1)[0] for w in warnings] == ["data/AnthropicSecret", "data/GithubOAuthSecret"]
+    assert warnings[0] == (
+        "data/AnthropicSecret (AWS::SecretsManager::Secret) is created empty by this deploy, which also starts tasks "
+        "that read it: they cannot start until it has a value. Deploy with the image tags empty first, fill it, then "
+        "set the tags (docs/first-deployment.md, The secrets)")
+    shown = run("plan", str(tagged))
+    assert [line for line in shown.stderr.splitlines() if line.startswith("warning: ")] == [
+        f"warning: {w}" for w in warnings]

@@ -254,3 +254,9 @@ def outputs_table(outputs: list[dict]) -> str:
     from codemate_cfn.table import format_table
 
     return format_table(["output", "value", "description"], rows)
+
+
+def warn(proposal, ui: Console) -> None:
+    """A proposal's warnings (deploy/unfilled.py), after its plan."""
+    for line in proposal.warnings:
+        ui.note(f"warning: {line}")

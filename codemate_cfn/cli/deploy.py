@@ -17,6 +17,7 @@ from codemate_cfn.cli.common import (
     not_emulated,
     outputs_table,
     stack_options,
+    warn,
     who_and_where,
 )
 from codemate_cfn.cli.plan import EXIT_HELP
@@ -95,6 +96,7 @@ def deploy(aws, templates, params, catalogue, options, ui, yes: bool = False, ex
         flow.keep_protected(aws, proposal, templates, params, ui)
         return Outcome("no changes", proposal, (proposal.stack or {}).get("Outputs") or [])
     ui.say(plan_view.format_plan(proposal.changes, proposal.refused, proposal.rollback))
+    warn(proposal, ui)
     if proposal.refused:
         flow.discard(aws, proposal)
         ui.note(f"stopped: the stateful guard refused {len(proposal.refused)} change(s); the change set was deleted")
@@ -133,6 +135,7 @@ def execute_reviewed(aws, ref: str, params, options, ui) -> Outcome:
 
     proposal, templates = reviewed.propose(aws, ref, options, ui, params)
     ui.say(plan_view.format_plan(proposal.changes, proposal.refused, proposal.rollback))
+    warn(proposal, ui)
     if proposal.refused:
         ui.note(f"stopped: the stateful guard refused {len(proposal.refused)} change(s); change set "
                 f"{proposal.change_set.name} is left as it is")

@@ -13,6 +13,7 @@ from codemate_cfn.cli.common import (
     deploy_options,
     local_option,
     stack_options,
+    warn,
     who_and_where,
 )
 from codemate_cfn.console import Console
@@ -66,9 +67,11 @@ def run(args) -> int:
     if args.output == "json":
         rollback = None if proposal.no_changes else proposal.rollback  # nothing runs: no triggers apply
         ui.say(json.dumps({"stack": options.stack_name,
-                           **plan_view.plan_json(proposal.changes, proposal.refused, rollback)}, indent=2))
+                           **plan_view.plan_json(proposal.changes, proposal.refused, rollback),
+                           "warnings": proposal.warnings}, indent=2))
     elif proposal.no_changes:
         ui.say(f"no changes: stack {options.stack_name} already runs these templates and parameters")
     else:
         ui.say(plan_view.format_plan(proposal.changes, proposal.refused, proposal.rollback))
+        warn(proposal, ui)
     return exit_code(proposal)

@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from codemate_cfn.compile.layout import ROOT, nested_names
-from codemate_cfn.deploy import bootstrap, changeset, events, guard, kept, lookups, plan, taken, triggers, upload
+from codemate_cfn.deploy import bootstrap, changeset, events, guard, kept, lookups, plan, taken, triggers, unfilled, upload
 from codemate_cfn.deploy.protection import lift_for, protect
 from codemate_cfn.deploy.provenance import TAGS as PROVENANCE
 from codemate_cfn.deploy.provenance import params_hash, provenance
@@ -60,6 +60,7 @@ class Proposal:
     refused: list[str] = field(default_factory=list)  # what the guard refuses
     allowed: list[str] = field(default_factory=list)  # what --allow-replacement let through
     rollback: triggers.Rollback | None = None  # the rollback triggers its change set carries
+    warnings: list[str] = field(default_factory=list)  # what may stop it without the guard's say (unfilled.py)
 
     @property
     def deployed(self) -> bool:
@@ -216,10 +217,19 @@ def propose(aws, templates: dict[str, dict], params, catalogue: dict, options: O
         proposal.no_changes = True
         return proposal
     try:
-        return judge(proposal, predicted, options.allow_replacement)
+        judge(proposal, predicted, options.allow_replacement)
     except CodemateError:
         changeset.discard(cfn, change_set)
         raise
+    return warned(aws, proposal, templates)
+
+
+def warned(aws, proposal: Proposal, templates: dict[str, dict]) -> Proposal:
+    """The proposal with the warnings of what may stop its deploy: secrets
+    the tasks it starts would find empty."""
+    stack_id = proposal.stack["StackId"] if proposal.deployed else None
+    proposal.warnings = unfilled.warnings(aws, stack_id, proposal.changes, templates, proposal.labels)
+    return proposal
 
 
 def judge(proposal: Proposal, predicted: list, allow_replacement: set[str]) -> Proposal:

@@ -115,5 +115,5 @@ def propose(aws, ref: str, options: flow.Options, ui, params=None) -> tuple[flow
                                "UPDATE" if flow.runs_templates(stack) else "CREATE",
                                found["Status"], found.get("StatusReason", ""),
                                changes=changeset.resource_changes(cfn, found["ChangeSetId"], labels=labels))
-    return flow.judge(flow.Proposal(stack, made, labels, rollback=rollback), predicted,
-                      options.allow_replacement), templates
+    proposal = flow.judge(flow.Proposal(stack, made, labels, rollback=rollback), predicted, options.allow_replacement)
+    return flow.warned(aws, proposal, templates), templates
