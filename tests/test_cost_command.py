@@ -135,3 +135,12 @@ def test_refresh_prices_writes_what_the_price_list_api_gives_with_its_source(tmp
     assert prices("nat_instance_hour", "t4g.nano") == 0.0061
     assert prices.table["nat_instance_hour"]["source"].startswith("aws-price-list-api ")
     assert said == f"refresh prices: t4g.micro $0.0061/h, t4g.nano $0.0061/h ({path})"
+
+
+def test_cost_reads_a_parameter_file_whose_name_makes_no_stack_name(run_main, tmp_path):
+    """cost touches no stack: the file's name need not make one."""
+    blue = tmp_path / "dev.blue.json"
+    blue.write_text((ROOT / "params" / "dev.json").read_text())
+    done = run_main("cost", blue, "--format", "json")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["total"] > 0

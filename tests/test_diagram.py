@@ -362,3 +362,14 @@ def test_an_output_directory_that_is_a_file_is_one_line_naming_it(copy_build, ru
     assert done.returncode != 0
     [line] = assert_one_line_errors(done)
     assert str(tmp_path / "taken") in line
+
+
+def test_a_parameter_file_whose_name_makes_no_stack_name_is_drawn_all_the_same(copy_build, run_main, tmp_path,
+                                                                                 monkeypatch):
+    """diagram touches no stack: the file's name need not make one (deploy's would be codemate-dev.blue)."""
+    monkeypatch.setattr(render, "renderer", lambda: None)
+    blue = tmp_path / "dev.blue.json"
+    blue.write_text((copy_build.root / "params" / "dev.json").read_text())
+    done = run_main("--project-dir", copy_build.root, "--build-dir", copy_build.build_dir, "diagram", "--params", blue)
+    assert done.returncode == 0, done.stderr
+    assert "CodeMate on AWS: dev (" in (copy_build.build_dir / "architecture-dev.mmd").read_text()

@@ -199,6 +199,19 @@ def built_templates(args, ui: Console) -> tuple[Project, dict[str, dict]]:
     return project, build_and_read(project, ui, [args.params_file])
 
 
+def built_for_file(args, ui: Console, params_file: Path) -> tuple[Project, dict[str, dict]]:
+    """As built_templates, for a command that reads a parameter file but
+    touches no stack (cost, diagram): the file must be there, and its name
+    need not make a stack name."""
+    from codemate_cfn.params.reading import file_problem
+
+    problem = file_problem(params_file)
+    if problem:
+        raise InvalidInput(problem)
+    project = find_project(args)
+    return project, build_and_read(project, ui, [params_file])
+
+
 def build_and_read(project: Project, ui: Console, param_files: list[Path] | None = None) -> dict[str, dict]:
     """Build (cached), checking `param_files` (default: every file in
     params/), and read the templates back as dicts, each exactly as the

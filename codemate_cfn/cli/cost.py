@@ -7,7 +7,7 @@ import argparse
 import dataclasses
 from pathlib import Path
 
-from codemate_cfn.cli.common import built_templates, checked_params, find_project
+from codemate_cfn.cli.common import built_for_file, checked_params, find_project
 from codemate_cfn.console import Console
 from codemate_cfn.errors import EXIT_OK, InvalidInput
 from codemate_cfn.params.parameter import with_defaults
@@ -39,8 +39,7 @@ def register(sub) -> None:
 def _inputs(args, ui: Console, params_file: Path):
     """The built templates and the parameter file's values (the catalogue's
     defaults for what it leaves out)."""
-    here = argparse.Namespace(**{**vars(args), "params_file": params_file})
-    project, templates = built_templates(here, ui)
+    project, templates = built_for_file(args, ui, params_file)
     params, catalogue = checked_params(project, params_file, ui)
     given = with_defaults(catalogue, params.parameters)
     return project, templates, params, given

@@ -4,10 +4,9 @@ PNG where Graphviz is at hand; --write-readme puts prod's in the README."""
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
-from codemate_cfn.cli.common import build_and_read, built_templates, checked_params, find_project
+from codemate_cfn.cli.common import build_and_read, built_for_file, checked_params, find_project
 from codemate_cfn.console import Console
 from codemate_cfn.errors import EXIT_OK, InvalidInput
 
@@ -46,7 +45,7 @@ def make(args, ui: Console, params_file: Path | None):
         templates = build_and_read(project, ui)
         region = load_conventions(project.root).regions[0]
         return model.of_every_part(templates, region), project, None
-    project, templates = built_templates(argparse.Namespace(**{**vars(args), "params_file": params_file}), ui)
+    project, templates = built_for_file(args, ui, params_file)
     region = load_conventions(project.root).regions[0]
     params, catalogue = checked_params(project, params_file, ui)
     try:
