@@ -189,6 +189,21 @@ def test_a_new_layer_is_drawn_as_its_own_box_without_a_change_to_the_diagram():
     assert drawn.node("notice_NoticeTopic").details == ("codemate-notice",)
 
 
+def test_a_layer_of_types_the_diagram_does_not_draw_still_has_its_box_saying_what_it_holds():
+    made = dict(templates())
+    made["queues"] = {"Resources": {
+        "Jobs": {"Type": "AWS::SQS::Queue", "Properties": {}},
+        "DeadLetters": {"Type": "AWS::SQS::Queue", "Properties": {}},
+        "JobsPolicy": {"Type": "AWS::SQS::QueuePolicy", "Properties": {}}}}
+    made["root"] = {**made["root"], "Resources": {**made["root"]["Resources"], "QueuesStack": {
+        "Type": "AWS::CloudFormation::Stack",
+        "Properties": {"TemplateURL": {"Fn::Sub": "https://b.s3.${AWS::Region}.${AWS::URLSuffix}/p/queues.json"}}}}}
+    drawn = model.of_every_part(made, REGION)
+    assert drawn.layers[-1] == "queues"
+    node = drawn.node("queues_resources")
+    assert (node.title, node.details) == ("3 resources", ("AWS::SQS::Queue", "AWS::SQS::QueuePolicy"))
+
+
 # -- how it is written -------------------------------------------------------------
 
 

@@ -212,6 +212,19 @@ class _Builder:
                                        (f"{len(keys)} {noun}" + ("" if len(keys) == 1 else "s"),),
                                        condition="" if "" in conditions else " or ".join(sorted(conditions)), kind=kind)
 
+    def undrawn_layers(self) -> None:
+        """A layer none of whose resources is of a type drawn here still gets
+        its box, with one node saying what it holds."""
+        for name in self.view.templates:
+            if name == ROOT or any(n.layer == name for n in self.nodes.values()):
+                continue
+            kinds = sorted({self.type_of(key) for key in self.view.keys(name)})
+            if kinds:
+                count = len(self.view.keys(name))
+                self.nodes[f"{name}_resources"] = Node(
+                    f"{name}_resources", name, f"{count} resource" + ("" if count == 1 else "s"),
+                    tuple(kinds[:3]) + ((f"and {len(kinds) - 3} more types",) if len(kinds) > 3 else ()))
+
     def placements(self) -> None:
         """Each placed node's subnets, by their box ("in 2 app subnets")."""
         for kind, prop in PLACEMENT.items():
@@ -394,6 +407,7 @@ class _Builder:
 def build(view: View, title: str, region: str, notes: list[str] | None = None) -> Diagram:
     made = _Builder(view, region)
     made.add_nodes()
+    made.undrawn_layers()
     made.placements()
     made.follow()
     made.listeners()
