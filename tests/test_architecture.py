@@ -14,7 +14,7 @@ import codemate_cfn
 
 PACKAGE = Path(codemate_cfn.__file__).parent
 LEAVES = {"errors", "table", "console", "schemas", "stateful", "tagging", "wildcard_actions", "scanner_skips",
-          "readme_sections"}
+          "readme_sections", "files"}
 
 
 def imports_of(path: Path) -> set[str]:
@@ -76,7 +76,7 @@ def test_the_cost_estimate_imports_only_the_condition_evaluator_the_environment_
                                "deploy.conditions", "deploy.conditions.Context",
                                "deploy.conditions.parameter_values", "environments", "errors", "errors.InvalidInput",
                                "errors.CodemateError", "table", "table.format_table", "readme_sections",
-                               }, f"{name} imports {outside}"
+                               "files", "files.write_whole"}, f"{name} imports {outside}"
 
 
 def test_the_diagram_reads_the_templates_without_the_deployer_the_gate_or_the_estimate():

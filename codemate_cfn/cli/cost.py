@@ -10,6 +10,7 @@ from pathlib import Path
 from codemate_cfn.cli.common import built_for_file, checked_params, find_project
 from codemate_cfn.console import Console
 from codemate_cfn.errors import EXIT_OK, InvalidInput
+from codemate_cfn.files import write_whole
 from codemate_cfn.params.parameter import with_defaults
 
 
@@ -128,6 +129,6 @@ def write_readme(args, ui: Console) -> int:
         if report.readme_section(readme, env) is None:
             raise InvalidInput(f"{path}: no markers for the {env} cost table ({report.readme_markers(env)[0]})")
         readme = report.with_readme_section(readme, env, text)
-    path.write_text(readme, encoding="utf-8")
+    write_whole(path, readme)
     ui.step(f"{path}: cost tables written")
     return EXIT_OK

@@ -9,6 +9,7 @@ from pathlib import Path
 from codemate_cfn.cli.common import build_and_read, built_for_file, checked_params, find_project
 from codemate_cfn.console import Console
 from codemate_cfn.errors import EXIT_OK, InvalidInput
+from codemate_cfn.files import write_whole
 
 README_ENVIRONMENT = "prod"
 README_SECTION = f"architecture {README_ENVIRONMENT}"
@@ -79,12 +80,7 @@ def run(args) -> int:
     written = []
     for suffix, text in ((".mmd", mermaid(diagram, source)), (".dot", dot(diagram, source))):
         path = stem.with_suffix(suffix)
-        partial = path.with_name(f".{path.name}.partial")
-        try:
-            partial.write_text(text, encoding="utf-8")
-            partial.replace(path)
-        finally:
-            partial.unlink(missing_ok=True)
+        write_whole(path, text)
         written.append(path)
     how = render.renderer()
     if how is None:
@@ -120,7 +116,6 @@ def write_readme(args, ui: Console) -> int:
     if readme_sections.read(readme, README_SECTION, README_COMMAND) is None:
         start, _ = readme_sections.markers(README_SECTION, README_COMMAND)
         raise InvalidInput(f"{path}: no markers for the architecture diagram ({start})")
-    path.write_text(readme_sections.written(readme, README_SECTION, README_COMMAND, readme_text(args, ui)),
-                    encoding="utf-8")
+    write_whole(path, readme_sections.written(readme, README_SECTION, README_COMMAND, readme_text(args, ui)))
     ui.step(f"{path}: architecture diagram written")
     return EXIT_OK

@@ -14,6 +14,7 @@ from codemate_cfn.cli.common import build_and_read, find_project
 from codemate_cfn.compile.project import Project
 from codemate_cfn.console import Console
 from codemate_cfn.errors import EXIT_ERROR, EXIT_OK, BuildError, InvalidInput
+from codemate_cfn.files import write_whole
 
 
 def register(sub) -> None:
@@ -99,7 +100,7 @@ def run(args) -> int:
             stale.append(f"{path} is {'out of date' if target.is_file() else 'missing'}: run `{COMMAND}`")
         else:
             target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(text, encoding="utf-8")
+            write_whole(target, text)
             ui.step(f"{path}: written")
     for line in stale:
         ui.say(line)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from codemate_cfn.cli.common import find_project, say
 from codemate_cfn.errors import EXIT_ERROR, EXIT_OK, InvalidInput
+from codemate_cfn.files import write_whole
 
 
 def register(sub) -> None:
@@ -45,7 +46,7 @@ def run(args) -> int:
             return EXIT_ERROR
         say(f"{taskcat_config.CONFIG_FILE} is current")
     elif current != text:
-        target.write_text(text, encoding="utf-8")
+        write_whole(target, text)
         say(f"wrote {taskcat_config.CONFIG_FILE}")
     else:
         say(f"{taskcat_config.CONFIG_FILE} is current")

@@ -10,6 +10,7 @@ import json
 from pathlib import Path
 
 from codemate_cfn.errors import CodemateError
+from codemate_cfn.files import write_whole
 
 LOCATION = "Asia Pacific (Seoul)"
 PRICING_REGION = "us-east-1"  # the Price List API answers in us-east-1
@@ -54,5 +55,5 @@ def refresh(path: Path, endpoint_url: str | None = None, client=None) -> str:
     if changed:
         entry["source"] = f"aws-price-list-api {today}"
         data["date"] = today
-        path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+        write_whole(path, json.dumps(data, indent=2) + "\n")
     return f"refresh prices: {', '.join(changed) or 'nothing the API gave'} ({path})"

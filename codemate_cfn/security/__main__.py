@@ -25,6 +25,7 @@ from pathlib import Path
 from codemate_cfn.compile.layout import MANIFEST_FILE, ROOT, nested_names, template_file
 from codemate_cfn.compile.project import Project
 from codemate_cfn.errors import EXIT_ERROR, EXIT_OK, CodemateError
+from codemate_cfn.files import write_whole
 from codemate_cfn.security.environments import EnvironmentCopy, environment_copy
 from codemate_cfn.security.page import COMMAND, PAGE, page
 from codemate_cfn.security.scan import read_report, run_checkov, summary
@@ -115,7 +116,7 @@ def docs(project: Project, check: bool) -> int:
         print(f"{PAGE} is out of date: run `{COMMAND}`", file=sys.stderr)
         return EXIT_ERROR
     if current != text:
-        target.write_text(text, encoding="utf-8")
+        write_whole(target, text)
         print(f"wrote {PAGE}")
     else:
         print(f"{PAGE} is current")
