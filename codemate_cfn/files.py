@@ -1,7 +1,8 @@
-"""Writing a file people keep (the README, the generated docs, the price
-file, the diagram) whole or not at all: the text goes to a hidden file
+"""Writing a file whole or not at all (the README, the generated docs, the
+price file, the diagram, the build's caches): the text goes to a hidden file
 beside it, which then replaces it in one step, so an interrupted or failed
-write leaves the old file as it was and nothing half-written."""
+write, or a reader meanwhile, finds the old file as it was and nothing
+half-written."""
 
 from __future__ import annotations
 

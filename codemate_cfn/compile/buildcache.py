@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from pathlib import Path
 
 import codemate_cfn
 from codemate_cfn.compile.layout import CACHE_FILE, MANIFEST_FILE
 from codemate_cfn.compile.project import Project
+from codemate_cfn.files import write_whole
 
 
 def tree_files(folder: Path) -> list[Path]:
@@ -110,6 +110,5 @@ def cached_manifest(project: Project, key: str, digests: dict[str, str] | None) 
 
 def write_cache(build_dir: Path, key: str, digests: dict[str, str], manifest: dict) -> None:
     """cache.json for a good build, written aside and renamed: never half a file."""
-    partial = build_dir / f".{CACHE_FILE}.{os.getpid()}"
-    partial.write_text(json.dumps({"key": key, "params": digests, "manifest": manifest}, indent=2) + "\n")
-    os.replace(partial, build_dir / CACHE_FILE)
+    write_whole(build_dir / CACHE_FILE, json.dumps({"key": key, "params": digests, "manifest": manifest}, indent=2)
+                + "\n")

@@ -26,13 +26,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from codemate_cfn.compile import lint
 from codemate_cfn.compile.buildcache import compiler_digest, hash_files, tree_files
 from codemate_cfn.compile.lint import Finding
+from codemate_cfn.files import write_whole
 
 CACHE_FILE = "lint-cache.json"
 FORMAT = 1
@@ -125,8 +125,6 @@ class LintCache:
             "rendered_from": rendered_from,
             "templates": {name: asdict(self.entries[name]) for name in names if name in self.entries},
         }
-        # Written aside and renamed: a build reading it meanwhile sees the
-        # old file or the new one, never half of one.
-        partial = build_dir / f".{CACHE_FILE}.{os.getpid()}"
-        partial.write_text(json.dumps(data, indent=1) + "\n")
-        os.replace(partial, build_dir / CACHE_FILE)
+        # Written whole: a build reading it meanwhile sees the old file or
+        # the new one, never half of one.
+        write_whole(build_dir / CACHE_FILE, json.dumps(data, indent=1) + "\n")
