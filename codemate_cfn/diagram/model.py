@@ -426,9 +426,8 @@ def of_parameter_file(templates: dict[str, dict], env: str, label: str, given: d
     the catalogue's defaults, `label` how the file is named in the title.
     An image tag the file leaves empty is drawn as once its image is
     deployed (its service and what hangs on it), and the diagram says so."""
-    values, _ = steady_state(given)
-    notes = [f"{name} is empty in {label}: its service is drawn as once its image is deployed"
-             for name, value in given.items() if values[name] != value]
+    values, empty = steady_state(given)
+    notes = [f"{name} is empty in {label}: its service is drawn as once its image is deployed" for name in empty]
     return build(environment(templates, values), f"CodeMate on AWS: {env} ({label})", region, notes)
 
 
