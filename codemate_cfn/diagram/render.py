@@ -36,27 +36,29 @@ def renderer() -> str | None:
     return None
 
 
-def _command(how: str, source: Path, out: Path, partial: Path) -> list[str]:
+def _command(how: str, source: Path, partials: list[Path]) -> list[str]:
+    """One run that lays the graph out once and writes every format."""
     if how == "dot":
-        return ["dot", f"-T{out.suffix[1:]}", "-o", str(partial), str(source)]
-    return [sys.executable, "-m", "codemate_cfn.diagram.render", str(source), str(partial)]
+        return ["dot", *[arg for p in partials for arg in (f"-T{p.suffix[1:]}", "-o", str(p))], str(source)]
+    return [sys.executable, "-m", "codemate_cfn.diagram.render", str(source), *map(str, partials)]
 
 
 def draw(how: str, source: Path, outputs: list[Path]) -> None:
-    """Each of `outputs` (by suffix: .svg, .png) drawn from the DOT file
-    `source`; a file is replaced only once drawn whole."""
-    for out in outputs:
-        partial = out.with_name(f".{out.stem}.partial{out.suffix}")
-        try:
-            done = subprocess.run(_command(how, source, out, partial), capture_output=True, text=True,
-                                  timeout=TIMEOUT_SECONDS)
-            if done.returncode != 0 or not partial.is_file() or partial.stat().st_size == 0:
-                last = (done.stderr.strip().splitlines() or ["no output"])[-1]
-                raise DrawingError(f"{out}: {how} could not draw {source} (exit {done.returncode}): {last}")
+    """`outputs` (by suffix: .svg, .png) drawn from the DOT file `source` in
+    one run; they replace the old ones only once every one is drawn whole."""
+    partials = [out.with_name(f".{out.stem}.partial{out.suffix}") for out in outputs]
+    try:
+        done = subprocess.run(_command(how, source, partials), capture_output=True, text=True,
+                              timeout=TIMEOUT_SECONDS)
+        if done.returncode != 0 or not all(p.is_file() and p.stat().st_size > 0 for p in partials):
+            last = (done.stderr.strip().splitlines() or ["no output"])[-1]
+            raise DrawingError(f"{outputs[0]}: {how} could not draw {source} (exit {done.returncode}): {last}")
+        for partial, out in zip(partials, outputs):
             os.replace(partial, out)
-        except subprocess.TimeoutExpired:
-            raise DrawingError(f"{out}: {how} took longer than {TIMEOUT_SECONDS} s; nothing written") from None
-        finally:  # failed, timed out or interrupted: no half-drawn file is left
+    except subprocess.TimeoutExpired:
+        raise DrawingError(f"{outputs[0]}: {how} took longer than {TIMEOUT_SECONDS} s; nothing written") from None
+    finally:  # failed, timed out or interrupted: no half-drawn file is left
+        for partial in partials:
             partial.unlink(missing_ok=True)
 
 
@@ -65,8 +67,9 @@ def main(argv: list[str]) -> int:
 
     source, *outputs = argv
     graph = pygraphviz.AGraph(filename=source)
+    graph.layout(prog="dot")
     for out in outputs:
-        graph.draw(out, prog="dot", format=Path(out).suffix[1:])
+        graph.draw(out, format=Path(out).suffix[1:])
     return 0
 
 
