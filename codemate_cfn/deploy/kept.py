@@ -12,20 +12,18 @@ from typing import Callable
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from codemate_cfn.deploy.aws import error_code
+
 GONE = None  # what a check returns when the resource is no longer there
-
-
-def _code(exc: ClientError) -> str:
-    return str(exc.response.get("Error", {}).get("Code", ""))
 
 
 def _bucket(aws, name: str) -> str | None:
     try:
         aws.s3.head_bucket(Bucket=name)
     except ClientError as exc:
-        if _code(exc) in ("404", "NoSuchBucket", "NotFound"):
+        if error_code(exc) in ("404", "NoSuchBucket", "NotFound"):
             return GONE
-        if _code(exc) == "403":
+        if error_code(exc) == "403":
             return "the bucket exists, and this account may not read it"
         raise
     return "the bucket exists"
@@ -40,7 +38,7 @@ def _repository(aws, name: str) -> str | None:
     try:
         aws.client("ecr").describe_repositories(repositoryNames=[name])
     except ClientError as exc:
-        if _code(exc) == "RepositoryNotFoundException":
+        if error_code(exc) == "RepositoryNotFoundException":
             return GONE
         raise
     return "the repository exists"
@@ -50,7 +48,7 @@ def _secret(aws, name: str) -> str | None:
     try:
         secret = aws.client("secretsmanager").describe_secret(SecretId=name)
     except ClientError as exc:
-        if _code(exc) == "ResourceNotFoundException":
+        if error_code(exc) == "ResourceNotFoundException":
             return GONE
         raise
     if secret.get("DeletedDate"):
@@ -81,6 +79,6 @@ def in_the_way(aws, resource: dict) -> str | None:
     try:
         return check(aws, physical)
     except ClientError as exc:
-        return f"it could not be checked ({_code(exc) or exc})"
+        return f"it could not be checked ({error_code(exc) or exc})"
     except BotoCoreError as exc:  # unreachable endpoint, timeouts: nothing says it is gone
         return f"it could not be checked ({exc})"

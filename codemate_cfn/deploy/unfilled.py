@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from codemate_cfn.deploy.aws import error_code
 from codemate_cfn.deploy.stack import all_resources
 
 SECRET = "AWS::SecretsManager::Secret"
@@ -43,7 +44,7 @@ def emptiness(aws, secret_id: str) -> str | None:
     try:
         secret = aws.client("secretsmanager").describe_secret(SecretId=secret_id)
     except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
+        if error_code(exc) == "ResourceNotFoundException":
             return None
         raise
     stages = secret.get("VersionIdsToStages") or {}
