@@ -221,33 +221,42 @@ def without_uncertain(value):
     return value
 
 
-def references(value) -> set[str]:
-    """Logical IDs (or parameter names) a raw template value points at
-    through Ref, Fn::GetAtt or Fn::Sub."""
-    found: set[str] = set()
+def named(value) -> list[tuple[str, str | None]]:
+    """(name, attribute) for each Ref, Fn::GetAtt and ${...} in a raw
+    template value: logical IDs or parameter names, with the attribute a
+    GetAtt or ${X.Attr} reads (None for a Ref)."""
+    found: list[tuple[str, str | None]] = []
     if isinstance(value, list):
         for v in value:
-            found |= references(v)
+            found += named(v)
     elif isinstance(value, dict):
         for key, args in value.items():
             if key == "Ref" and isinstance(args, str):
-                found.add(args)
+                found.append((args, None))
             elif key == "Fn::GetAtt":
-                target = args.split(".", 1)[0] if isinstance(args, str) else args[0]
-                found.add(target)
+                parts = args.split(".", 1) if isinstance(args, str) else args
+                attribute = parts[1] if len(parts) > 1 and isinstance(parts[1], str) else None
+                found.append((parts[0], attribute))
                 if not isinstance(args, str):
-                    found |= references(args[1:])
+                    found += named(args[1:])
             elif key == "Fn::Sub":
                 text = args if isinstance(args, str) else args[0]
                 local = set() if isinstance(args, str) else set(args[1])
                 for name in SUB_VARIABLE.findall(text):
                     if not name.startswith("!") and name not in local:
-                        found.add(name.split(".", 1)[0])
+                        target, _, attribute = name.partition(".")
+                        found.append((target, attribute or None))
                 if not isinstance(args, str):
-                    found |= references(args[1])
+                    found += named(args[1])
             else:
-                found |= references(args)
+                found += named(args)
     return found
+
+
+def references(value) -> set[str]:
+    """Logical IDs (or parameter names) a raw template value points at
+    through Ref, Fn::GetAtt or Fn::Sub."""
+    return {name for name, _ in named(value)}
 
 
 def show(value) -> str:

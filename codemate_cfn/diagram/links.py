@@ -9,37 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from codemate_cfn.compile.layout import ROOT, nested_names
-from codemate_cfn.deploy.conditions import SUB_VARIABLE
+from codemate_cfn.deploy.conditions import named
 
 Key = tuple[str, str]  # (template name, logical ID)
-
-
-def named(value) -> list[tuple[str, str | None]]:
-    """(name, attribute) for each Ref, Fn::GetAtt and ${...} in a raw value."""
-    found: list[tuple[str, str | None]] = []
-    if isinstance(value, list):
-        for v in value:
-            found += named(v)
-    elif isinstance(value, dict):
-        for key, args in value.items():
-            if key == "Ref" and isinstance(args, str):
-                found.append((args, None))
-            elif key == "Fn::GetAtt":
-                parts = args.split(".", 1) if isinstance(args, str) else args
-                attribute = parts[1] if len(parts) > 1 and isinstance(parts[1], str) else None
-                found.append((parts[0], attribute))
-            elif key == "Fn::Sub":
-                text = args if isinstance(args, str) else args[0]
-                local = set() if isinstance(args, str) else set(args[1])
-                for name in SUB_VARIABLE.findall(text):
-                    if not name.startswith("!") and name not in local:
-                        target, _, attribute = name.partition(".")
-                        found.append((target, attribute or None))
-                if not isinstance(args, str):
-                    found += named(args[1])
-            else:
-                found += named(args)
-    return found
 
 
 @dataclass
