@@ -28,14 +28,15 @@ class Wiring:
     def resources(self, name: str) -> dict:
         return self.templates.get(name, {}).get("Resources", {})
 
-    def targets(self, name: str, value) -> set[Key]:
-        """The resources `value` (raw, in template `name`) points at."""
+    def targets(self, name: str, value, seen: frozenset = frozenset()) -> set[Key]:
+        """The resources `value` (raw, in template `name`) points at;
+        `seen`: the (template, name, attribute) already followed."""
         found: set[Key] = set()
         for target, attribute in named(value):
-            found |= self._target(name, target, attribute, set())
+            found |= self._target(name, target, attribute, seen)
         return found
 
-    def _target(self, name: str, target: str, attribute: str | None, seen: set) -> set[Key]:
+    def _target(self, name: str, target: str, attribute: str | None, seen: frozenset) -> set[Key]:
         if (name, target, attribute) in seen:
             return set()
         seen = seen | {(name, target, attribute)}
@@ -43,18 +44,12 @@ class Wiring:
             layer = self.layer_of[target]
             if attribute and attribute.startswith("Outputs."):
                 output = self.templates.get(layer, {}).get("Outputs", {}).get(attribute[len("Outputs."):], {})
-                return self._all(layer, output.get("Value"), seen)
+                return self.targets(layer, output.get("Value"), seen)
             return set()
         if target in self.resources(name):
             return {(name, target)}
         if name != ROOT and target in self.templates.get(name, {}).get("Parameters", {}):
             stack = self.resources(ROOT).get(self.stack_of.get(name, ""), {})
             passed = stack.get("Properties", {}).get("Parameters", {}).get(target)
-            return self._all(ROOT, passed, seen)
+            return self.targets(ROOT, passed, seen)
         return set()  # a pseudo parameter or the root's own parameter
-
-    def _all(self, name: str, value, seen: set) -> set[Key]:
-        found: set[Key] = set()
-        for target, attribute in named(value):
-            found |= self._target(name, target, attribute, seen)
-        return found
